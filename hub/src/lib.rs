@@ -1,6 +1,7 @@
 //! A reference Looker Action Hub with the RudderStack Identify, Track and Group actions.
 
 pub mod mapping;
+pub mod parse;
 
 pub use mapping::MappingMode;
 

@@ -863,11 +863,11 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-type Entries<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+pub type Entries<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
 /// Members of a JSON object (in document order, duplicates kept), or `None` if `s` is not an
 /// object.
-pub(crate) fn parse_entries(s: &str) -> Result<Option<Entries<'_>>, serde_json::Error> {
+pub fn parse_entries(s: &str) -> Result<Option<Entries<'_>>, serde_json::Error> {
     if !s.trim_start().starts_with('{') {
         // Still validate that it is JSON.
         let _: &RawValue = serde_json::from_str(s)?;

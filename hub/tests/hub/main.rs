@@ -7,3 +7,4 @@
 
 mod helpers;
 mod mapping;
+mod parse;
