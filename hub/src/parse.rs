@@ -149,6 +149,11 @@ impl Parser {
         }
     }
 
+    /// The format being read.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     /// Rows handed out so far.
     pub fn rows(&self) -> u64 {
         self.rows
