@@ -8,3 +8,6 @@
 mod helpers;
 mod mapping;
 mod parse;
+mod actions;
+mod server;
+mod sending;

@@ -12,7 +12,7 @@ enum Got {
 fn collect(doc: &[u8], format: Format, chunk: usize) -> Result<Vec<Got>, ParseError> {
     let mut p = Parser::new(format);
     let mut got = Vec::new();
-    let mut drain = |p: &mut Parser, got: &mut Vec<Got>| -> Result<(), ParseError> {
+    let drain = |p: &mut Parser, got: &mut Vec<Got>| -> Result<(), ParseError> {
         while let Some(item) = p.next_item()? {
             got.push(match item {
                 Item::Fields(f) => Got::Fields(f.all().map(|f| f.name.clone()).collect()),

@@ -1,0 +1,1 @@
+//! Batching, retries, endpoints, download_url.

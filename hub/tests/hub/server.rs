@@ -1,0 +1,1 @@
+//! Routes, auth, versions, error answers.
