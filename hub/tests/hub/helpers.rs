@@ -46,7 +46,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// One request the recording sink received.
 #[derive(Debug, Clone)]
@@ -184,12 +184,14 @@ impl TestHub {
         let mut r = self
             .client
             .post(format!("{}{path}", self.hub.url()))
-            .header("authorization", format!("Token token=\"{}\"", self.hub.token()));
+            .header(
+                "authorization",
+                format!("Token token=\"{}\"", self.hub.token()),
+            );
         if let Some(ua) = ua {
             r = r.header("user-agent", ua);
         }
-        r
-            .header("x-looker-webhook-id", "test-webhook")
+        r.header("x-looker-webhook-id", "test-webhook")
             .header("x-looker-instance", "test-instance")
     }
     /// POSTs an execute and returns (status, parsed JSON without the keep-alive newlines).
@@ -202,7 +204,10 @@ impl TestHub {
             .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(text.trim_start()).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(text.trim_start()).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -233,11 +238,16 @@ pub fn normalize(e: &Value) -> Value {
     let mut e = e.clone();
     let o = e.as_object_mut().unwrap();
     for k in ["messageId", "originalTimestamp", "sentAt", "timestamp"] {
-        let v = o.shift_remove(k).unwrap_or_else(|| panic!("event without {k}"));
+        let v = o
+            .shift_remove(k)
+            .unwrap_or_else(|| panic!("event without {k}"));
         assert!(v.is_string(), "{k} is {v}");
     }
     let ctx = o.shift_remove("context").expect("context");
-    assert_eq!(ctx["app"], json!({"name": "looker/actions", "version": "dev"}));
+    assert_eq!(
+        ctx["app"],
+        json!({"name": "looker/actions", "version": "dev"})
+    );
     assert_eq!(ctx["library"]["name"], hub::LIBRARY_NAME);
     if o["type"] == "identify" {
         assert_eq!(ctx["traits"], o["traits"], "context.traits copies traits");

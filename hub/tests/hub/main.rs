@@ -5,9 +5,9 @@
 //! - `actions`: the official test suites' cases (spec §7) against a data plane, exact events.
 //! - `helpers`: spawns a hub and a recording data plane.
 
+mod actions;
 mod helpers;
 mod mapping;
 mod parse;
-mod actions;
-mod server;
 mod sending;
+mod server;
