@@ -1,0 +1,2 @@
+//! Integration tests of mock-looker (one test binary; modules by topic).
+mod looks;
