@@ -158,8 +158,6 @@ enum Kind {
     Bool,
     Str,
     StrOrNull,
-    Array,
-    Object,
 }
 
 impl Kind {
@@ -168,8 +166,6 @@ impl Kind {
             Kind::Bool => v.is_boolean(),
             Kind::Str => v.is_string(),
             Kind::StrOrNull => v.is_string() || v.is_null(),
-            Kind::Array => v.is_array(),
-            Kind::Object => v.is_object(),
         }
     }
     fn name(self) -> &'static str {
@@ -177,8 +173,6 @@ impl Kind {
             Kind::Bool => "a boolean",
             Kind::Str => "a string",
             Kind::StrOrNull => "a string or null",
-            Kind::Array => "an array",
-            Kind::Object => "an object",
         }
     }
 }

@@ -20,12 +20,13 @@
 
 pub mod action;
 pub mod activity;
+pub mod activity_catalog;
 mod api;
 pub mod contract;
 mod core;
 pub mod format;
 pub mod look;
-mod schedule;
+pub mod schedule;
 mod server;
 
 use std::collections::BTreeMap;
@@ -92,6 +93,8 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let hubs = core.config.hubs.clone();
     let app = server::router(core.clone());
+    // The Python SDK sends `//api/…` when base_url ends with a slash: collapse `//` before routing.
+    let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(collapse_slashes), app);
     let scheduler = tokio::spawn(schedule::run_scheduler(core.clone()));
     let startup = {
         let core = core.clone();
@@ -109,12 +112,35 @@ async fn serve(
             }
         })
     };
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     scheduler.abort();
     startup.abort();
     Ok(result?)
+}
+
+fn collapse_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.contains("//") {
+        let mut collapsed = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && collapsed.ends_with('/')) {
+                collapsed.push(c);
+            }
+        }
+        let pq = match req.uri().query() {
+            Some(q) => format!("{collapsed}?{q}"),
+            None => collapsed,
+        };
+        if let Ok(uri) = pq.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }
 
 /// A running mock Looker. Dropping it shuts the server down.

@@ -556,6 +556,57 @@ impl Look {
         }
     }
 
+    /// The first `n` rows only (a query `limit`).
+    pub fn limited(&self, n: u64) -> Look {
+        let mut def = self.inner.def.clone();
+        if let Some(g) = &mut def.generate {
+            g.rows = g.rows.min(n);
+        }
+        let rows = self.inner.rows.iter().take(n as usize).cloned().collect();
+        Look {
+            inner: Arc::new(LookInner {
+                def,
+                columns: self.inner.columns.clone(),
+                rows,
+            }),
+        }
+    }
+
+    /// Only the given fields, in the Look's column order. Generated values of a projection
+    /// differ from the full Look's (one seeded stream feeds the remaining columns).
+    pub fn select(&self, fields: &[String]) -> Result<Look, String> {
+        for f in fields {
+            if !self.inner.columns.iter().any(|c| &c.def.name == f) {
+                return Err(format!(
+                    "field {f:?} is not in the explore {:?}",
+                    self.inner.def.explore
+                ));
+            }
+        }
+        let keep: Vec<usize> = (0..self.inner.columns.len())
+            .filter(|&i| fields.contains(&self.inner.columns[i].def.name))
+            .collect();
+        let mut def = self.inner.def.clone();
+        def.fields.dimensions.retain(|f| fields.contains(&f.name));
+        def.fields.measures.retain(|f| fields.contains(&f.name));
+        def.fields
+            .table_calculations
+            .retain(|f| fields.contains(&f.name));
+        let columns = keep
+            .iter()
+            .map(|&i| self.inner.columns[i].clone())
+            .collect();
+        let rows = self
+            .inner
+            .rows
+            .iter()
+            .map(|r| keep.iter().map(|&i| r[i].clone()).collect())
+            .collect();
+        Ok(Look {
+            inner: Arc::new(LookInner { def, columns, rows }),
+        })
+    }
+
     pub fn columns(&self) -> &[Column] {
         &self.inner.columns
     }

@@ -27,7 +27,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/_mock/send", post(send))
         .route("/_mock/form", post(form))
         .route("/_mock/events", get(events))
-        .merge(crate::api::router())
+        .merge(crate::api::router(core.clone()))
         .with_state(core)
 }
 
