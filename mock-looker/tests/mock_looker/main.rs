@@ -2,3 +2,4 @@
 mod helpers;
 mod hubs;
 mod looks;
+mod sdk;
