@@ -955,10 +955,10 @@ impl Core {
                 continue;
             };
             let label = f.get("label").and_then(Value::as_str).unwrap_or(name);
-            if !values.contains_key(name) {
-                if let Some(d) = f.get("default").and_then(Value::as_str) {
-                    values.insert(name.to_owned(), d.to_owned());
-                }
+            if !values.contains_key(name)
+                && let Some(d) = f.get("default").and_then(Value::as_str)
+            {
+                values.insert(name.to_owned(), d.to_owned());
             }
             let value = values.get(name).filter(|v| !v.is_empty());
             if f.get("required").and_then(Value::as_bool) == Some(true) && value.is_none() {
@@ -1068,10 +1068,10 @@ impl Core {
                 breaches.append(&mut form.breaches);
             }
             form_time = Some(start.elapsed());
-            if let Err(reason) = Self::validate_form(&form, &mut form_values) {
-                if !req.force {
-                    return Err(MockError::FormRejected(reason));
-                }
+            if let Err(reason) = Self::validate_form(&form, &mut form_values)
+                && !req.force
+            {
+                return Err(MockError::FormRejected(reason));
             }
         }
         let (data, masked_data) = self.data_object(&a, &integration, &user, &params);

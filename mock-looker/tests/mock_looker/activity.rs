@@ -47,17 +47,17 @@ fn seed_events(text: &str) -> Vec<(String, Vec<String>)> {
             // Inline attribute after the trigger sentence: "... created. scheduled_plan_destination_id: ID ..."
             if let Some(pos) = rest.find(". ") {
                 let tail = &rest[pos + 2..];
-                if let Some((a, _)) = tail.split_once(": ") {
-                    if a.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                        attrs.push(a.to_owned());
-                    }
+                if let Some((a, _)) = tail.split_once(": ")
+                    && a.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                {
+                    attrs.push(a.to_owned());
                 }
             }
             events.push((first.to_owned(), attrs));
-        } else if let Some((attr, _)) = s.split_once(": ") {
-            if let Some(last) = events.last_mut() {
-                last.1.push(attr.to_owned());
-            }
+        } else if let Some((attr, _)) = s.split_once(": ")
+            && let Some(last) = events.last_mut()
+        {
+            last.1.push(attr.to_owned());
         }
     }
     events
