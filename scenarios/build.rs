@@ -29,11 +29,18 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(sub).display());
         walk(&root.join(sub), &mut files);
     }
-    let mut code = String::from("/// (path relative to the crate, contents)\npub static EMBEDDED: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// (path relative to the crate, contents)\npub static EMBEDDED: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         let rel = f.strip_prefix(&root).expect("under root");
         let rel = rel.to_string_lossy().replace('\\', "/");
-        writeln!(code, "    ({rel:?}, include_str!({:?})),", f.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .unwrap();
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("embedded.rs");

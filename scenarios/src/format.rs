@@ -650,13 +650,19 @@ pub fn parse_scenario(
         message,
     };
     if scenario.steps.is_empty() {
-        return Err(invalid("`steps` is empty: a scenario needs at least one step".into()));
+        return Err(invalid(
+            "`steps` is empty: a scenario needs at least one step".into(),
+        ));
     }
     for (name, look) in scenario.looks.iter_mut() {
-        let sources = [look.file.is_some(), look.generate.is_some(), look.fields.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let sources = [
+            look.file.is_some(),
+            look.generate.is_some(),
+            look.fields.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if sources != 1 {
             return Err(invalid(format!(
                 "look `{name}`: give exactly one of `file`, `generate` or `fields` (inline), found {sources}"
@@ -687,7 +693,12 @@ pub fn parse_scenario(
                     return Err(invalid(format!(
                         "step {} (send): look `{look}` is not defined under `looks` (defined: {})",
                         i + 1,
-                        scenario.looks.keys().cloned().collect::<Vec<_>>().join(", ")
+                        scenario
+                            .looks
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )));
                 }
                 None if scenario.looks.len() != 1 => {

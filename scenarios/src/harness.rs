@@ -154,8 +154,7 @@ pub trait Harness: Send + Sync {
     /// Delete every stored event.
     fn reset_events(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
     /// Stored events matching `filter`, in arrival order.
-    fn events(&self, filter: Filter)
-    -> impl Future<Output = anyhow::Result<Vec<Stored>>> + Send;
+    fn events(&self, filter: Filter) -> impl Future<Output = anyhow::Result<Vec<Stored>>> + Send;
     /// Wait until `count` events match; `Err(seen)` on timeout.
     fn wait_for(
         &self,

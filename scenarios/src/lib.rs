@@ -9,12 +9,15 @@
 //! - [`report`]: summary table, failure details, JUnit XML, exit codes.
 //! - [`demo`]: `scenarios up`, the three servers on fixed ports with demo Looks sent through.
 
+pub mod cli;
+pub mod demo;
 pub mod format;
 pub mod harness;
 pub mod load;
 pub mod matcher;
 pub mod report;
 pub mod runner;
+pub mod wiring;
 
 pub use format::{LoadError, LoadedScenario, Scenario};
 pub use runner::{Report, Status};

@@ -64,7 +64,11 @@ pub fn load_embedded() -> Result<Vec<LoadedScenario>, Vec<LoadError>> {
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -124,7 +128,11 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, Vec<LoadErro
             }
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Keep scenarios whose name, path, tags or description contain `filter` (case-insensitive).
@@ -137,7 +145,10 @@ pub fn filter(scenarios: Vec<LoadedScenario>, filter: Option<&str>) -> Vec<Loade
         .filter(|s| {
             s.name.to_lowercase().contains(&f)
                 || s.path.to_string_lossy().to_lowercase().contains(&f)
-                || s.scenario.tags.iter().any(|t| t.to_lowercase().contains(&f))
+                || s.scenario
+                    .tags
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(&f))
         })
         .collect()
 }
@@ -156,7 +167,10 @@ mod tests {
         let all = load_embedded().unwrap_or_else(|errs| {
             panic!(
                 "{}",
-                errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             )
         });
         assert!(all.len() >= 40, "only {} scenarios", all.len());
@@ -185,12 +199,19 @@ mod tests {
         assert!(msg.contains("unknown field `expcet`"), "{msg}");
         assert!(msg.contains("expected one of"), "{msg}");
 
-        let e = parse("steps:\n  - sned: {action: x}\n").unwrap_err().to_string();
+        let e = parse("steps:\n  - sned: {action: x}\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("dir/case.yaml:2:"), "{e}");
         assert!(e.contains("unknown variant `sned`"), "{e}");
 
-        let e = parse("steps:\n  - send: {action: x, download: ftp}\n").unwrap_err().to_string();
-        assert!(e.contains("unknown variant `ftp`, expected `push` or `url`"), "{e}");
+        let e = parse("steps:\n  - send: {action: x, download: ftp}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown variant `ftp`, expected `push` or `url`"),
+            "{e}"
+        );
 
         let e = parse("steps: [\n").unwrap_err().to_string();
         assert!(e.starts_with("dir/case.yaml:"), "{e}");
@@ -204,12 +225,13 @@ mod tests {
         assert!(e.contains("look `nope` is not defined"), "{e}");
         let e = parse("steps: []\n").unwrap_err().to_string();
         assert!(e.contains("`steps` is empty"), "{e}");
-        let e = parse(
-            "steps:\n  - expect_events: {items: [{messageId: {match: uid}}]}\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("step 1 (expect_events) items[0]: unknown matcher `uid`"), "{e}");
+        let e = parse("steps:\n  - expect_events: {items: [{messageId: {match: uid}}]}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("step 1 (expect_events) items[0]: unknown matcher `uid`"),
+            "{e}"
+        );
         let e = parse("looks:\n  a: {title: x}\nsteps:\n  - wait: {ms: 1}\n")
             .unwrap_err()
             .to_string();
@@ -238,7 +260,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("file scenarios/identify/missing.yaml not found"), "{e}");
+        assert!(
+            e.contains("file scenarios/identify/missing.yaml not found"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -262,7 +262,11 @@ fn join(path: &str, key: &str) -> String {
 
 /// Compare `actual` (None = key absent) with `expected`, appending mismatches.
 pub fn check(expected: &Value, actual: Option<&Value>, path: &str, out: &mut Vec<Mismatch>) {
-    let here = if path.is_empty() { "$".to_string() } else { path.to_string() };
+    let here = if path.is_empty() {
+        "$".to_string()
+    } else {
+        path.to_string()
+    };
     let push = |out: &mut Vec<Mismatch>, detail: String| {
         out.push(Mismatch {
             path: here.clone(),
@@ -303,29 +307,35 @@ pub fn check(expected: &Value, actual: Option<&Value>, path: &str, out: &mut Vec
             _ => false,
         };
         if !ok {
-            let got = actual.map(short).unwrap_or_else(|| "nothing (key absent)".into());
+            let got = actual
+                .map(short)
+                .unwrap_or_else(|| "nothing (key absent)".into());
             push(out, format!("expected {}, received {got}", m.placeholder()));
         }
         return;
     }
     let Some(actual) = actual else {
-        return push(out, format!("expected {}, but the key is absent", short(expected)));
+        return push(
+            out,
+            format!("expected {}, but the key is absent", short(expected)),
+        );
     };
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (k, ev) in e {
                 check(ev, a.get(k), &join(path, k), out);
             }
-            let extra: Vec<&String> = a
-                .keys()
-                .filter(|k| !e.contains_key(*k))
-                .collect();
+            let extra: Vec<&String> = a.keys().filter(|k| !e.contains_key(*k)).collect();
             if !extra.is_empty() {
                 push(
                     out,
                     format!(
                         "unexpected key(s) {}",
-                        extra.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        extra
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
             }
@@ -335,11 +345,11 @@ pub fn check(expected: &Value, actual: Option<&Value>, path: &str, out: &mut Vec
                 push(
                     out,
                     format!(
-                    "expected an array of {} item(s), received {}: {}",
-                    e.len(),
-                    a.len(),
-                    short(actual)
-                ),
+                        "expected an array of {} item(s), received {}: {}",
+                        e.len(),
+                        a.len(),
+                        short(actual)
+                    ),
                 );
                 return;
             }
@@ -489,9 +499,18 @@ mod tests {
 
     #[test]
     fn exact_values_and_nested_objects_compare_exactly() {
-        assert!(mismatches(json!({"a": 1, "b": [1, {"c": null}]}), json!({"a": 1, "b": [1, {"c": null}]})).is_empty());
+        assert!(
+            mismatches(
+                json!({"a": 1, "b": [1, {"c": null}]}),
+                json!({"a": 1, "b": [1, {"c": null}]})
+            )
+            .is_empty()
+        );
         assert_eq!(
-            mismatches(json!({"traits": {"email": "a"}}), json!({"traits": {"email": "a", "x": 1}})),
+            mismatches(
+                json!({"traits": {"email": "a"}}),
+                json!({"traits": {"email": "a", "x": 1}})
+            ),
             vec!["traits: unexpected key(s) `x`"]
         );
         assert_eq!(
@@ -503,7 +522,10 @@ mod tests {
             vec!["$: expected an array of 2 item(s), received 1: [1]"]
         );
         // 0 and [] are different: the rudderstack-mode quirk must be visible.
-        assert_eq!(mismatches(json!(0), json!([])), vec!["$: expected 0, received []"]);
+        assert_eq!(
+            mismatches(json!(0), json!([])),
+            vec!["$: expected 0, received []"]
+        );
         assert!(mismatches(json!(31), json!(31.0)).is_empty());
     }
 
@@ -515,14 +537,50 @@ mod tests {
             mismatches(json!({"match": "uuid"}), json!("stubanon")),
             vec!["$: expected <uuid>, received \"stubanon\""]
         );
-        assert!(mismatches(json!({"match": "iso8601"}), json!("2017-07-28T02:25:19.000Z")).is_empty());
-        assert!(mismatches(json!({"match": "iso8601"}), json!("2017-07-28T02:25:19+00:00")).is_empty());
+        assert!(
+            mismatches(
+                json!({"match": "iso8601"}),
+                json!("2017-07-28T02:25:19.000Z")
+            )
+            .is_empty()
+        );
+        assert!(
+            mismatches(
+                json!({"match": "iso8601"}),
+                json!("2017-07-28T02:25:19+00:00")
+            )
+            .is_empty()
+        );
         assert!(!mismatches(json!({"match": "iso8601"}), json!("2017-07-28 02:25:19")).is_empty());
         assert!(!mismatches(json!({"match": "iso8601"}), json!(1501208719)).is_empty());
-        assert!(mismatches(json!({"match": "regex", "pattern": "^node-[0-9a-f]{32}-"}), json!("node-80319d97c6a25aec02387b8f1358956c-5e")).is_empty());
-        assert!(mismatches(json!({"match": "contains", "value": "groupId"}), json!("You must pass a \"groupId\".")).is_empty());
-        assert!(mismatches(json!({"match": "one_of", "value": [null, {"match": "uuid"}]}), json!(null)).is_empty());
-        assert!(!mismatches(json!({"match": "one_of", "value": [null, {"match": "uuid"}]}), json!("x")).is_empty());
+        assert!(
+            mismatches(
+                json!({"match": "regex", "pattern": "^node-[0-9a-f]{32}-"}),
+                json!("node-80319d97c6a25aec02387b8f1358956c-5e")
+            )
+            .is_empty()
+        );
+        assert!(
+            mismatches(
+                json!({"match": "contains", "value": "groupId"}),
+                json!("You must pass a \"groupId\".")
+            )
+            .is_empty()
+        );
+        assert!(
+            mismatches(
+                json!({"match": "one_of", "value": [null, {"match": "uuid"}]}),
+                json!(null)
+            )
+            .is_empty()
+        );
+        assert!(
+            !mismatches(
+                json!({"match": "one_of", "value": [null, {"match": "uuid"}]}),
+                json!("x")
+            )
+            .is_empty()
+        );
         assert!(mismatches(json!({"match": "nonempty"}), json!("x")).is_empty());
         assert!(!mismatches(json!({"match": "nonempty"}), json!("")).is_empty());
     }
@@ -572,7 +630,8 @@ mod tests {
 
     #[test]
     fn diff_shows_only_real_differences() {
-        let item = json!({"messageId": {"match": "uuid"}, "traits": {"email": "a@x.io", "users.age": 0}});
+        let item =
+            json!({"messageId": {"match": "uuid"}, "traits": {"email": "a@x.io", "users.age": 0}});
         let ev = json!({"messageId": "0bcd2d2a-bc07-4ab8-ae61-5759c550e3f3", "traits": {"email": "a@x.io", "users.age": []}, "receivedAt": "x"});
         let (e, a) = render_item(item.as_object().unwrap(), &ev);
         let d = diff(&e, &a);

@@ -60,7 +60,12 @@ fn secs(d: Duration) -> String {
 
 /// The summary table printed at the end of a run.
 pub fn table(reports: &[Report]) -> String {
-    let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
+    let width = reports
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     let mut s = format!(
         "{:<6} {:<width$} {:>7} {:>8}  {}\n",
         "result", "scenario", "events", "time", "note"
@@ -143,7 +148,11 @@ pub fn junit(reports: &[Report]) -> String {
             }
         };
         let mut case = TestCase::new(r.name.as_str(), status);
-        let class = r.name.rsplit_once('/').map(|(g, _)| g).unwrap_or("scenarios");
+        let class = r
+            .name
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("scenarios");
         case.set_classname(format!("scenarios.{class}"));
         case.set_time(r.duration);
         suite.add_test_case(case);
@@ -182,8 +191,18 @@ mod tests {
                 }],
             },
         );
-        let err = rep("b/err", Status::HarnessError { error: "bind: address in use".into() });
-        let skip = rep("b/skip", Status::Skipped { reason: "external hub".into() });
+        let err = rep(
+            "b/err",
+            Status::HarnessError {
+                error: "bind: address in use".into(),
+            },
+        );
+        let skip = rep(
+            "b/skip",
+            Status::Skipped {
+                reason: "external hub".into(),
+            },
+        );
         assert_eq!(exit_code(&[pass.clone(), skip.clone()]), EXIT_OK);
         assert_eq!(exit_code(&[pass.clone(), fail.clone()]), EXIT_FAILED);
         assert_eq!(exit_code(&[fail.clone(), err.clone()]), EXIT_HARNESS);
@@ -191,7 +210,10 @@ mod tests {
         let t = table(&[pass.clone(), fail.clone(), err.clone(), skip.clone()]);
         assert!(t.contains("PASS   a/ok"), "{t}");
         assert!(t.contains("FAIL   a/bad"), "{t}");
-        assert!(t.contains("4 scenarios: 1 passed, 1 failed, 1 harness errors, 1 skipped"), "{t}");
+        assert!(
+            t.contains("4 scenarios: 1 passed, 1 failed, 1 harness errors, 1 skipped"),
+            "{t}"
+        );
         let d = details(&[pass.clone(), fail.clone()]);
         assert!(d.contains("── FAIL a/bad"), "{d}");
         assert!(d.contains("--- expected"), "{d}");

@@ -119,7 +119,10 @@ impl Ctx {
         let mut vars = vec![
             ("${dataplane.url}".to_string(), h.dataplane_url()),
             ("${hub.url}".to_string(), h.hub_url()),
-            ("${hub.token}".to_string(), h.hub_token().unwrap_or_default()),
+            (
+                "${hub.token}".to_string(),
+                h.hub_token().unwrap_or_default(),
+            ),
         ];
         let keys = h.write_keys();
         if let Some(k) = keys.first() {
@@ -175,7 +178,10 @@ impl Ctx {
 
     fn params(&self, given: &BTreeMap<String, Option<String>>) -> BTreeMap<String, String> {
         let mut p = BTreeMap::new();
-        p.insert("rudder_write_key".to_string(), self.str("${dataplane.write_key}"));
+        p.insert(
+            "rudder_write_key".to_string(),
+            self.str("${dataplane.write_key}"),
+        );
         p.insert(
             "rudder_server_url".to_string(),
             self.str("${dataplane.url}/v1/batch"),
@@ -234,7 +240,10 @@ pub async fn run_all<L: Launcher>(
         on_done(&report);
         reports[i] = Some(report);
     }
-    reports.into_iter().map(|r| r.expect("every scenario reported")).collect()
+    reports
+        .into_iter()
+        .map(|r| r.expect("every scenario reported"))
+        .collect()
 }
 
 /// Start a harness for one scenario and run it, within its time limit.
@@ -372,7 +381,10 @@ pub async fn run_steps<H: Harness>(
                 );
             }
             Step::ListActions(list) => {
-                let version = list.looker_version.clone().or_else(|| sc.looker.version.clone());
+                let version = list
+                    .looker_version
+                    .clone()
+                    .or_else(|| sc.looker.version.clone());
                 let res = h.list_actions(version).await?;
                 record.answers.push(json!({
                     "step": at,
@@ -385,7 +397,12 @@ pub async fn run_steps<H: Harness>(
                 let names: Vec<String> = res
                     .actions
                     .iter()
-                    .map(|a| a.get("name").and_then(Value::as_str).unwrap_or("?").to_string())
+                    .map(|a| {
+                        a.get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("?")
+                            .to_string()
+                    })
                     .collect();
                 if let Some(want) = &list.names
                     && want != &names
@@ -424,7 +441,9 @@ pub async fn run_steps<H: Harness>(
             }
             Step::Raw(raw) => {
                 let (status, body) = raw_request(h, raw, &ctx).await?;
-                record.answers.push(json!({"step": at, "http_status": status, "body": body}));
+                record
+                    .answers
+                    .push(json!({"step": at, "http_status": status, "body": body}));
                 if let Some(want) = raw.status
                     && want != status
                 {
@@ -435,7 +454,13 @@ pub async fn run_steps<H: Harness>(
                     });
                 }
                 if let Some(want) = &raw.response {
-                    compare(&at, "response body", &ctx.value(want), Some(&body), &mut failures);
+                    compare(
+                        &at,
+                        "response body",
+                        &ctx.value(want),
+                        Some(&body),
+                        &mut failures,
+                    );
                 }
             }
             Step::Fault(rule) => h.add_fault(ctx.value(rule)).await?,
@@ -443,7 +468,9 @@ pub async fn run_steps<H: Harness>(
             Step::ResetEvents => h.reset_events().await?,
             Step::Wait(w) => match w.events {
                 Some(n) => {
-                    let timeout = w.ms.map(Duration::from_millis).unwrap_or(DEFAULT_EVENT_WAIT);
+                    let timeout =
+                        w.ms.map(Duration::from_millis)
+                            .unwrap_or(DEFAULT_EVENT_WAIT);
                     if let Err(seen) = h.wait_for(n, ctx.filter(&w.filter), timeout).await? {
                         failures.push(Failure {
                             at: at.clone(),
@@ -530,16 +557,31 @@ fn list(mm: &[Mismatch]) -> String {
     s.join("; ")
 }
 
-fn check_breaches(at: &str, got: &[Breach], want: Option<&Vec<BreachExpect>>, out: &mut Vec<Failure>) {
+fn check_breaches(
+    at: &str,
+    got: &[Breach],
+    want: Option<&Vec<BreachExpect>>,
+    out: &mut Vec<Failure>,
+) {
     let empty = Vec::new();
     let want = want.unwrap_or(&empty);
     let matches = |b: &Breach, w: &BreachExpect| {
         w.rule.as_ref().is_none_or(|r| b.rule.contains(r.as_str()))
-            && w.json_path.as_ref().is_none_or(|p| b.json_path.contains(p.as_str()))
-            && w.detail.as_ref().is_none_or(|d| b.detail.contains(d.as_str()))
+            && w.json_path
+                .as_ref()
+                .is_none_or(|p| b.json_path.contains(p.as_str()))
+            && w.detail
+                .as_ref()
+                .is_none_or(|d| b.detail.contains(d.as_str()))
     };
-    let unexpected: Vec<&Breach> = got.iter().filter(|b| !want.iter().any(|w| matches(b, w))).collect();
-    let missing: Vec<&BreachExpect> = want.iter().filter(|w| !got.iter().any(|b| matches(b, w))).collect();
+    let unexpected: Vec<&Breach> = got
+        .iter()
+        .filter(|b| !want.iter().any(|w| matches(b, w)))
+        .collect();
+    let missing: Vec<&BreachExpect> = want
+        .iter()
+        .filter(|w| !got.iter().any(|b| matches(b, w)))
+        .collect();
     if !unexpected.is_empty() {
         out.push(Failure {
             at: at.to_string(),
@@ -548,7 +590,10 @@ fn check_breaches(at: &str, got: &[Breach], want: Option<&Vec<BreachExpect>>, ou
                 unexpected.len(),
                 unexpected
                     .iter()
-                    .map(|b| format!("[{}] {} at {}: {}", b.request, b.rule, b.json_path, b.detail))
+                    .map(|b| format!(
+                        "[{}] {} at {}: {}",
+                        b.request, b.rule, b.json_path, b.detail
+                    ))
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
@@ -571,7 +616,11 @@ fn check_answer(at: &str, res: &SendResult, e: &AnswerExpect, ctx: &Ctx, out: &m
     {
         out.push(Failure {
             at: at.into(),
-            message: format!("HTTP status {}, expected {status}; body {}", res.http_status, shown()),
+            message: format!(
+                "HTTP status {}, expected {status}; body {}",
+                res.http_status,
+                shown()
+            ),
             diff: None,
         });
     }
@@ -611,13 +660,22 @@ fn check_answer(at: &str, res: &SendResult, e: &AnswerExpect, ctx: &Ctx, out: &m
     check_breaches(at, &res.breaches, e.breaches.as_ref(), out);
 }
 
-fn check_form(at: &str, res: &crate::harness::FormResult, e: &FormExpect, ctx: &Ctx, out: &mut Vec<Failure>) {
+fn check_form(
+    at: &str,
+    res: &crate::harness::FormResult,
+    e: &FormExpect,
+    ctx: &Ctx,
+    out: &mut Vec<Failure>,
+) {
     if let Some(status) = e.http_status
         && status != res.http_status
     {
         out.push(Failure {
             at: at.into(),
-            message: format!("HTTP status {}, expected {status}; body {}", res.http_status, res.body),
+            message: format!(
+                "HTTP status {}, expected {status}; body {}",
+                res.http_status, res.body
+            ),
             diff: None,
         });
     }
@@ -628,7 +686,12 @@ fn check_form(at: &str, res: &crate::harness::FormResult, e: &FormExpect, ctx: &
             .and_then(Value::as_array)
             .map(|f| {
                 f.iter()
-                    .map(|x| x.get("name").and_then(Value::as_str).unwrap_or("?").to_string())
+                    .map(|x| {
+                        x.get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("?")
+                            .to_string()
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -690,7 +753,10 @@ async fn check_events<H: Harness>(
     if let Some(n) = e.count
         && n > 0
     {
-        let timeout = e.timeout_ms.map(Duration::from_millis).unwrap_or(DEFAULT_EVENT_WAIT);
+        let timeout = e
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(DEFAULT_EVENT_WAIT);
         // A wait that times out is reported below with the count actually stored.
         let _ = h.wait_for(n, filter.clone(), timeout).await?;
     }
@@ -792,7 +858,11 @@ async fn check_events<H: Harness>(
 /// A raw request to the hub (bad payloads, old User-Agents).
 async fn raw_request<H: Harness>(h: &H, raw: &RawStep, ctx: &Ctx) -> anyhow::Result<(u16, Value)> {
     let client = reqwest::Client::new();
-    let url = format!("{}{}", h.hub_url().trim_end_matches('/'), ctx.str(&raw.path));
+    let url = format!(
+        "{}{}",
+        h.hub_url().trim_end_matches('/'),
+        ctx.str(&raw.path)
+    );
     let mut req = client
         .post(&url)
         .header("Content-Type", "application/json")
@@ -865,7 +935,9 @@ mod tests {
         }
         async fn list_actions(&self, _: Option<String>) -> anyhow::Result<ActionList> {
             Ok(ActionList {
-                actions: vec![json!({"name": "rudder_event", "supported_formats": ["json_detail"]})],
+                actions: vec![
+                    json!({"name": "rudder_event", "supported_formats": ["json_detail"]}),
+                ],
                 breaches: vec![],
             })
         }
@@ -901,10 +973,17 @@ mod tests {
             _: Duration,
         ) -> anyhow::Result<Result<Vec<Stored>, usize>> {
             let got = self.events(f).await?;
-            Ok(if got.len() >= count { Ok(got) } else { Err(got.len()) })
+            Ok(if got.len() >= count {
+                Ok(got)
+            } else {
+                Err(got.len())
+            })
         }
         async fn requests(&self) -> anyhow::Result<Vec<JournalRow>> {
-            Ok(vec![JournalRow { path: "/v1/batch".into(), status: 200 }])
+            Ok(vec![JournalRow {
+                path: "/v1/batch".into(),
+                status: 200,
+            }])
         }
     }
 
@@ -949,7 +1028,10 @@ mod tests {
         assert!(failures.is_empty(), "{failures:#?}");
         let sent = h.sent.lock().unwrap();
         assert_eq!(sent[0].params["rudder_write_key"], "wk_b");
-        assert_eq!(sent[0].params["rudder_server_url"], "http://127.0.0.1:2/v1/batch");
+        assert_eq!(
+            sent[0].params["rudder_server_url"],
+            "http://127.0.0.1:2/v1/batch"
+        );
         assert_eq!(record.events.len(), 1);
         assert_eq!(record.answers.len(), 1);
     }
@@ -963,9 +1045,17 @@ mod tests {
         let (failures, _) = run_steps(&h, &s).await.unwrap();
         assert_eq!(failures.len(), 1, "{failures:#?}");
         let f = &failures[0];
-        assert!(f.message.contains("traits.users.age: expected 0, received []"), "{}", f.message);
+        assert!(
+            f.message
+                .contains("traits.users.age: expected 0, received []"),
+            "{}",
+            f.message
+        );
         let d = f.diff.as_deref().unwrap();
-        assert!(d.contains("-    \"users.age\": 0") && d.contains("+    \"users.age\": []"), "{d}");
+        assert!(
+            d.contains("-    \"users.age\": 0") && d.contains("+    \"users.age\": []"),
+            "{d}"
+        );
     }
 
     #[tokio::test]
@@ -977,7 +1067,11 @@ mod tests {
         let (failures, _) = run_steps(&h, &s).await.unwrap();
         let text: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
         assert_eq!(failures.len(), 3, "{text:#?}");
-        assert!(text[0].contains("success:false, expected success:true"), "{}", text[0]);
+        assert!(
+            text[0].contains("success:false, expected success:true"),
+            "{}",
+            text[0]
+        );
         assert!(text[1].contains("does not contain \"nope\""), "{}", text[1]);
         assert!(text[2].contains("0 event(s) matching"), "{}", text[2]);
     }
@@ -991,9 +1085,14 @@ mod tests {
             json_path: "$.looker.validation_errors".into(),
             detail: "an array".into(),
         }];
-        let s = scenario(&format!("{LOOK}steps:\n  - send: {{action: rudder_event}}\n"));
+        let s = scenario(&format!(
+            "{LOOK}steps:\n  - send: {{action: rudder_event}}\n"
+        ));
         let (failures, _) = run_steps(&h, &s).await.unwrap();
-        assert!(failures[0].message.contains("validation_errors_is_object"), "{failures:?}");
+        assert!(
+            failures[0].message.contains("validation_errors_is_object"),
+            "{failures:?}"
+        );
         let s = scenario(&format!(
             "{LOOK}steps:\n  - send: {{action: rudder_event, expect: {{breaches: [{{rule: validation_errors}}]}}}}\n"
         ));
@@ -1016,7 +1115,9 @@ mod tests {
 
     #[tokio::test]
     async fn run_all_reports_in_order_and_separates_harness_errors() {
-        let ok = scenario(&format!("{LOOK}steps:\n  - send: {{action: rudder_event}}\n"));
+        let ok = scenario(&format!(
+            "{LOOK}steps:\n  - send: {{action: rudder_event}}\n"
+        ));
         let mut skipped = ok.clone();
         skipped.scenario.hub.reference_only = true;
         skipped.name = "ref".into();
@@ -1031,11 +1132,21 @@ mod tests {
         assert!(matches!(reports[0].status, Status::Passed));
         assert!(matches!(reports[1].status, Status::Skipped { .. }));
         assert_eq!(reports[0].events, 1);
-        let reports = run_all(Arc::new(FakeLauncher { fail: true }), vec![ok], 1, false, |_| {}).await;
+        let reports = run_all(
+            Arc::new(FakeLauncher { fail: true }),
+            vec![ok],
+            1,
+            false,
+            |_| {},
+        )
+        .await;
         match &reports[0].status {
             Status::HarnessError { error } => assert!(error.contains("could not bind"), "{error}"),
             s => panic!("{s:?}"),
         }
-        assert_eq!(crate::report::exit_code(&reports), crate::report::EXIT_HARNESS);
+        assert_eq!(
+            crate::report::exit_code(&reports),
+            crate::report::EXIT_HARNESS
+        );
     }
 }
