@@ -5,5 +5,7 @@
 //! - `mapping_props`: proptest of the hub's column-to-trait mapping over generated Looks.
 //! - `snapshots`: every scenario run end to end, its payloads and Looker answers snapshotted.
 
+mod looks;
+mod mapping_props;
 mod model;
 mod model_spec;

@@ -117,11 +117,20 @@ pub fn js_keys(o: &Map<String, Value>) -> Vec<&String> {
 /// name is walked and its result pushed (the `res !== {}` check is always true, so empty
 /// objects are pushed too). Primitives have no keys to walk and yield `{}`.
 pub fn filter_json(cell: &Value, name: &str, id_names: &[&str]) -> Vec<Value> {
-    fn walk(cur: &Value, name: &str, id_names: &[&str], out: &mut Vec<Value>) -> Map<String, Value> {
+    fn walk(
+        cur: &Value,
+        name: &str,
+        id_names: &[&str],
+        out: &mut Vec<Value>,
+    ) -> Map<String, Value> {
         let mut ret = Map::new();
         let entries: Vec<(String, &Value)> = match cur {
             Value::Object(o) => js_keys(o).into_iter().map(|k| (k.clone(), &o[k])).collect(),
-            Value::Array(a) => a.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
             _ => Vec::new(),
         };
         for (key, child) in entries {
@@ -158,7 +167,12 @@ pub fn rudderstack(look: &Look, call: Call, event: Option<&str>) -> Outcome {
         .filter(|f| ID_TAGS.iter().any(|t| has_tag(f, t)))
         .map(|f| f.name.as_str())
         .collect();
-    let first = |t: &str| fieldset.iter().find(|f| has_tag(f, t)).map(|f| f.name.as_str());
+    let first = |t: &str| {
+        fieldset
+            .iter()
+            .find(|f| has_tag(f, t))
+            .map(|f| f.name.as_str())
+    };
     let (user_f, anon_f, group_f, email_f) = (
         first("user_id"),
         first("rudder_anonymous_id"),
@@ -213,8 +227,9 @@ pub fn rudderstack(look: &Look, call: Call, event: Option<&str>) -> Outcome {
         let group_id = group_f.map(|f| value_of(row, f)).unwrap_or(Value::Null);
         // SDK validation, generic check first, then the call's own.
         if !truthy(Some(&user_id)) && !truthy(Some(&anonymous_id)) {
-            out.rows
-                .push(Err("You must pass either an \"anonymousId\" or a \"userId\".".into()));
+            out.rows.push(Err(
+                "You must pass either an \"anonymousId\" or a \"userId\".".into(),
+            ));
             continue;
         }
         let event_v = event.filter(|e| !e.is_empty());
@@ -235,7 +250,11 @@ pub fn rudderstack(look: &Look, call: Call, event: Option<&str>) -> Outcome {
         if !group_id.is_null() {
             p.insert("groupId".into(), group_id);
         }
-        let key = if call == Call::Track { "properties" } else { "traits" };
+        let key = if call == Call::Track {
+            "properties"
+        } else {
+            "traits"
+        };
         p.insert(key.into(), Value::Object(traits));
         if let Some(e) = event_v {
             p.insert("event".into(), Value::String(e.into()));
