@@ -189,18 +189,21 @@ pub struct FieldsSpec {
     pub pivots: Vec<FieldSpec>,
 }
 
-/// Column generator of a generated Look.
+/// Column of a generated Look: a field plus the mock Looker's value generator.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GenColumn {
-    /// The field.
-    #[serde(flatten)]
-    pub field: FieldSpec,
-    /// `email`, `user_id`, `uuid`, `int`, `float`, `bool`, `choice`, `sequence`.
-    pub generator: String,
-    /// Choices for `choice`.
+    /// `view.field`.
+    pub name: String,
+    /// LookML tags.
     #[serde(default)]
-    pub choices: Vec<Value>,
+    pub tags: Vec<String>,
+    /// LookML type.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The generator, in the mock Looker's form: `{kind: email}`, `{kind: sequence, prefix: u}`,
+    /// `{kind: uuid}`, `{kind: int, min: 0, max: 9}`, `{kind: choice, values: [a, b]}`, …
+    pub generator: Value,
     /// Share of null cells, 0.0 to 1.0.
     #[serde(default)]
     pub null_ratio: f64,
