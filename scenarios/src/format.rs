@@ -295,6 +295,11 @@ pub struct SendStep {
     /// Looker version for this send only.
     #[serde(default)]
     pub looker_version: Option<String>,
+    /// Send even where a current Looker would refuse (a download setting the action does not
+    /// declare, required tags missing): what old Lookers did, and what the official hub's own
+    /// tests do by calling the action directly.
+    #[serde(default)]
+    pub force: bool,
     /// Expectations on Looker's side of the answer.
     #[serde(default)]
     pub expect: Option<AnswerExpect>,

@@ -31,6 +31,8 @@ pub struct SendRequest {
     pub form: BTreeMap<String, String>,
     /// `Some("none")` for no Looker User-Agent; `None` for the harness default.
     pub looker_version: Option<String>,
+    /// Send even where Looker would refuse.
+    pub force: bool,
 }
 
 /// A contract breach reported by the mock Looker.
@@ -105,6 +107,8 @@ pub struct Filter {
     pub user_id: Option<String>,
     /// `event`.
     pub event: Option<String>,
+    /// At most this many (the first ones in arrival order).
+    pub limit: Option<usize>,
 }
 
 /// A stored event.

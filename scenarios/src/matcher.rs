@@ -17,6 +17,7 @@
 //! | `{match: contains, value: "…"}` | a string containing the text |
 //! | `{match: subset, value: {…}}` | an object having at least these keys (values matched) |
 //! | `{match: one_of, value: [..]}` | any of the listed expected values |
+//! | `{match: includes, value: [..]}` | an array with, for each listed value, a distinct matching element |
 //!
 //! Mismatches come back as a list of `path: expected …, received …` lines, and [`diff`] renders
 //! expected against received as a unified diff in which values that satisfied a matcher are
@@ -79,6 +80,8 @@ pub enum Matcher {
     Subset(Map<String, Value>),
     /// Any of these expected values.
     OneOf(Vec<Value>),
+    /// An array containing a distinct match for each.
+    Includes(Vec<Value>),
 }
 
 impl Matcher {
@@ -91,7 +94,7 @@ impl Matcher {
         };
         let allowed_extra: &[&str] = match kind {
             "regex" => &["pattern"],
-            "contains" | "subset" | "one_of" => &["value"],
+            "contains" | "subset" | "one_of" | "includes" => &["value"],
             _ => &[],
         };
         if let Some(extra) = obj
@@ -134,9 +137,16 @@ impl Matcher {
                     .map(|_| Matcher::OneOf(a.clone())),
                 None => Err("matcher `one_of` needs `value: [...]` (a list)".into()),
             },
+            "includes" => match value.and_then(Value::as_array) {
+                Some(a) => a
+                    .iter()
+                    .try_for_each(validate)
+                    .map(|_| Matcher::Includes(a.clone())),
+                None => Err("matcher `includes` needs `value: [...]` (a list)".into()),
+            },
             other => Err(format!(
                 "unknown matcher `{other}`; expected one of any, present, absent, uuid, iso8601, \
-                 string, nonempty, number, boolean, null, not_null, regex, contains, subset, one_of"
+                 string, nonempty, number, boolean, null, not_null, regex, contains, subset, one_of, includes"
             )),
         })
     }
@@ -159,6 +169,7 @@ impl Matcher {
             Matcher::Contains(s) => format!("<contains {s:?}>"),
             Matcher::Subset(_) => "<subset>".into(),
             Matcher::OneOf(_) => "<one of>".into(),
+            Matcher::Includes(_) => "<includes>".into(),
         }
     }
 }
@@ -304,6 +315,17 @@ pub fn check(expected: &Value, actual: Option<&Value>, path: &str, out: &mut Vec
                 check(o, Some(a), path, &mut tmp);
                 tmp.is_empty()
             }),
+            (Matcher::Includes(want), Some(Value::Array(got))) => {
+                let mut used = vec![false; got.len()];
+                want.iter().all(|w| {
+                    let hit = (0..got.len()).find(|&i| {
+                        let mut tmp = Vec::new();
+                        check(w, Some(&got[i]), path, &mut tmp);
+                        !used[i] && tmp.is_empty()
+                    });
+                    hit.map(|i| used[i] = true).is_some()
+                })
+            }
             _ => false,
         };
         if !ok {
@@ -582,6 +604,10 @@ mod tests {
             .is_empty()
         );
         assert!(mismatches(json!({"match": "nonempty"}), json!("x")).is_empty());
+        let inc =
+            json!({"match": "includes", "value": [{"match": "subset", "value": {"name": "b"}}, 1]});
+        assert!(mismatches(inc.clone(), json!([1, {"name": "b", "x": 2}, 3])).is_empty());
+        assert!(!mismatches(inc, json!([{"name": "b"}])).is_empty());
         assert!(!mismatches(json!({"match": "nonempty"}), json!("")).is_empty());
     }
 

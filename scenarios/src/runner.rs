@@ -173,6 +173,7 @@ impl Ctx {
             kind: f.kind.clone(),
             user_id: f.user_id.as_deref().map(|s| self.str(s)),
             event: f.event.clone(),
+            limit: None,
         }
     }
 
@@ -342,6 +343,7 @@ pub async fn run_steps<H: Harness>(
                         .looker_version
                         .clone()
                         .or_else(|| sc.looker.version.clone()),
+                    force: send.force,
                 };
                 let res = h.send(req).await?;
                 record.answers.push(json!({
