@@ -166,6 +166,8 @@ pub trait Harness: Send + Sync {
         filter: Filter,
         timeout: Duration,
     ) -> impl Future<Output = anyhow::Result<Result<Vec<Stored>, usize>>> + Send;
+    /// How many events are stored in all (every write key).
+    fn total_events(&self) -> impl Future<Output = anyhow::Result<usize>> + Send;
     /// The data plane's request journal.
     fn requests(&self) -> impl Future<Output = anyhow::Result<Vec<JournalRow>>> + Send;
 }

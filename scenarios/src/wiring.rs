@@ -86,6 +86,9 @@ impl crate::harness::Harness for Unwired {
     ) -> anyhow::Result<Result<Vec<crate::harness::Stored>, usize>> {
         match *self {}
     }
+    async fn total_events(&self) -> anyhow::Result<usize> {
+        match *self {}
+    }
     async fn requests(&self) -> anyhow::Result<Vec<crate::harness::JournalRow>> {
         match *self {}
     }
