@@ -1,1 +1,371 @@
-//! Work in progress.
+//! mock-looker: a Looker instance that drives any Action Hub.
+//!
+//! It sends what Looker sends (headers, chunked bodies, every data format, push or one-time
+//! download URLs, forms with per-user state), accepts what Looker accepts (keep-alive
+//! newlines, `success:false` at 200) and reports every place a hub breaks the Action API as a
+//! [`Breach`] with the request, the rule and the JSON path.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use mock_looker::{MockLooker, SendRequest};
+//! let looker = MockLooker::start().await?;
+//! let hub = looker.register_hub("http://127.0.0.1:8080", Some("token".into()), None).await?;
+//! let users = looker.look("1").unwrap();
+//! let outcome = looker
+//!     .send(SendRequest::new(&hub.id, "rudder_event", users).param("rudder_write_key", "wk"))
+//!     .await?;
+//! assert!(outcome.breaches.is_empty());
+//! # Ok(()) }
+//! ```
+
+pub mod action;
+pub mod activity;
+pub mod activity_catalog;
+mod api;
+pub mod contract;
+mod core;
+pub mod format;
+pub mod look;
+pub mod schedule;
+mod server;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+pub use action::{Action, Param, RequiredField};
+pub use activity::Event;
+pub use contract::Breach;
+pub use core::{
+    Config, DEFAULT_LOOKER_VERSION, Download, FormOutcome, Hub, IntegrationSettings, JournalEntry,
+    MockError, SendOutcome, SendRequest, Timings,
+};
+pub use format::{Format, WriteOptions};
+pub use look::{Look, LookDef, LookError};
+
+use crate::core::Core;
+
+/// The demo Looks shipped with the binary (also loaded by default by [`MockLooker`]).
+pub fn builtin_looks() -> Vec<Look> {
+    const FILES: [(&str, &str); 4] = [
+        (
+            "looks/01_users.yaml",
+            include_str!("../looks/01_users.yaml"),
+        ),
+        (
+            "looks/02_accounts.yaml",
+            include_str!("../looks/02_accounts.yaml"),
+        ),
+        (
+            "looks/03_orders_by_month_pivot.yaml",
+            include_str!("../looks/03_orders_by_month_pivot.yaml"),
+        ),
+        (
+            "looks/04_generated_users.yaml",
+            include_str!("../looks/04_generated_users.yaml"),
+        ),
+    ];
+    FILES
+        .iter()
+        .map(|(name, text)| Look::from_yaml_str(text, name).expect("built-in Looks are valid"))
+        .collect()
+}
+
+/// A random hex secret of `bytes` bytes (used for generated API credentials).
+pub fn generate_secret(bytes: usize) -> String {
+    core::random_hex(bytes)
+}
+
+/// Serves a mock Looker on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let core = Core::new(config, format!("http://{}", listener.local_addr()?))?;
+    serve(listener, core, shutdown).await
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    core: Arc<Core>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let hubs = core.config.hubs.clone();
+    let app = server::router(core.clone());
+    // The Python SDK sends `//api/…` when base_url ends with a slash: collapse `//` before routing.
+    let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(collapse_slashes), app);
+    let scheduler = tokio::spawn(schedule::run_scheduler(core.clone()));
+    let startup = {
+        let core = core.clone();
+        tokio::spawn(async move {
+            for (url, token) in hubs {
+                match core.register_hub(&url, token, None).await {
+                    Ok(h) if h.fetch_error.is_none() => {
+                        tracing::info!(hub = %h.url, actions = h.actions.len(), "hub registered")
+                    }
+                    Ok(h) => {
+                        tracing::warn!(hub = %h.url, error = ?h.fetch_error, "hub registered but its action list failed")
+                    }
+                    Err(e) => tracing::warn!(%e, "hub not registered"),
+                }
+            }
+        })
+    };
+    let result = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    scheduler.abort();
+    startup.abort();
+    Ok(result?)
+}
+
+fn collapse_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.contains("//") {
+        let mut collapsed = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && collapsed.ends_with('/')) {
+                collapsed.push(c);
+            }
+        }
+        let pq = match req.uri().query() {
+            Some(q) => format!("{collapsed}?{q}"),
+            None => collapsed,
+        };
+        if let Ok(uri) = pq.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// A running mock Looker. Dropping it shuts the server down.
+pub struct MockLooker {
+    core: Arc<Core>,
+    url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Configures a [`MockLooker`] before start.
+#[derive(Debug, Default)]
+pub struct MockLookerBuilder {
+    config: Config,
+    looks: Vec<Look>,
+}
+
+impl MockLookerBuilder {
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    pub fn looker_version(mut self, v: &str) -> Self {
+        self.config.looker_version = v.into();
+        self
+    }
+    pub fn hub_timeout(mut self, t: std::time::Duration) -> Self {
+        self.config.hub_timeout = t;
+        self
+    }
+    pub fn max_answer_bytes(mut self, n: usize) -> Self {
+        self.config.max_answer_bytes = n;
+        self
+    }
+    pub fn download_ttl(mut self, t: std::time::Duration) -> Self {
+        self.config.download_ttl = t;
+        self
+    }
+    pub fn credentials(mut self, id: &str, secret: &str) -> Self {
+        self.config.client_id = Some(id.into());
+        self.config.client_secret = Some(secret.into());
+        self
+    }
+    pub fn looks_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.config.looks_dir = Some(dir.into());
+        self
+    }
+    pub fn look(mut self, look: Look) -> Self {
+        self.looks.push(look);
+        self
+    }
+    pub fn without_builtin_looks(mut self) -> Self {
+        self.config.builtin_looks = false;
+        self
+    }
+
+    /// Binds 127.0.0.1:0 and serves in the background.
+    pub async fn start(self) -> anyhow::Result<MockLooker> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let core = Core::new(self.config, url.clone())?;
+        for l in self.looks {
+            core.add_look(l);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let c = core.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve(listener, c, async move {
+                let _ = rx.await;
+            })
+            .await
+            {
+                tracing::error!(%e, "mock looker stopped");
+            }
+        });
+        Ok(MockLooker {
+            core,
+            url,
+            shutdown: Some(tx),
+        })
+    }
+}
+
+impl MockLooker {
+    pub fn builder() -> MockLookerBuilder {
+        MockLookerBuilder::default()
+    }
+
+    pub async fn start() -> anyhow::Result<MockLooker> {
+        Self::builder().start().await
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The API 4.0 client id and secret the mock accepts.
+    pub fn api_credentials(&self) -> (String, String) {
+        (self.core.client_id.clone(), self.core.client_secret.clone())
+    }
+
+    /// The `X-Looker-Instance` this mock sends.
+    pub fn instance_id(&self) -> String {
+        self.core.instance_id.clone()
+    }
+
+    /// Registers a hub and lists its actions. A failing hub is still registered; see
+    /// [`Hub::fetch_error`] and [`Hub::breaches`].
+    pub async fn register_hub(
+        &self,
+        url: &str,
+        token: Option<String>,
+        looker_version: Option<String>,
+    ) -> Result<Hub, MockError> {
+        self.core
+            .register_hub(url.trim_end_matches('/'), token, looker_version)
+            .await
+    }
+
+    /// Lists a hub's actions again.
+    pub async fn refresh_hub(&self, hub: &str) -> Result<Hub, MockError> {
+        self.core.refresh_hub(hub).await
+    }
+
+    pub fn hub(&self, id: &str) -> Option<Hub> {
+        self.core.hub(id)
+    }
+
+    pub fn hubs(&self) -> Vec<Hub> {
+        self.core.hubs()
+    }
+
+    /// Enables an action and sets its admin params (as an admin does in Looker).
+    pub fn configure_action(
+        &self,
+        hub: &str,
+        action: &str,
+        enabled: bool,
+        params: BTreeMap<String, String>,
+    ) -> Result<(), MockError> {
+        self.core.configure(hub, action, Some(enabled), params)
+    }
+
+    /// Whether Looker would offer `action` for `look`; `Err(NotOffered(reason))` if not.
+    pub fn offer(
+        &self,
+        hub: &str,
+        action: &str,
+        look: &Look,
+        params: &BTreeMap<String, String>,
+    ) -> Result<(), MockError> {
+        self.core.offer(hub, action, look, params)
+    }
+
+    /// Fetches an action's form with the current values (also the interactive re-query).
+    pub async fn fetch_form(
+        &self,
+        hub: &str,
+        action: &str,
+        params: BTreeMap<String, String>,
+        form_values: BTreeMap<String, String>,
+    ) -> Result<FormOutcome, MockError> {
+        self.core
+            .fetch_form(hub, action, &params, &form_values, "1", None)
+            .await
+    }
+
+    /// Sends a Look to an action as Looker does.
+    pub async fn send(&self, req: SendRequest) -> Result<SendOutcome, MockError> {
+        self.core.send(req).await
+    }
+
+    /// All Looks (built-in, from files, added).
+    pub fn looks(&self) -> Vec<Look> {
+        self.core.looks()
+    }
+
+    pub fn look(&self, id: &str) -> Option<Look> {
+        self.core.look(id)
+    }
+
+    /// Adds a Look (an id is assigned when missing or taken); returns it with its id.
+    pub fn add_look(&self, look: Look) -> Look {
+        self.core.add_look(look)
+    }
+
+    /// Every exchange with a hub, tokens masked.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.core.journal_entries()
+    }
+
+    /// The state Looker keeps for `user` and `<hub>::<action>`.
+    pub fn user_state(&self, user: &str, hub: &str, action: &str) -> Option<String> {
+        self.core.user_state(user, &format!("{hub}::{action}"))
+    }
+
+    /// Creates a scheduled plan (crontab, `interval_seconds` or run_once) like
+    /// `create_scheduled_plan`, without the API's stricter create rules.
+    pub fn create_plan(
+        &self,
+        plan: schedule::WritePlan,
+    ) -> Result<schedule::Plan, schedule::PlanInvalid> {
+        let run_once = plan.run_once == Some(true);
+        let p = self.core.schedules.create(plan, false)?;
+        if run_once {
+            tokio::spawn(schedule::run_plan(self.core.clone(), p.clone()));
+        }
+        Ok(p)
+    }
+
+    /// The job history of every plan run.
+    pub fn jobs(&self) -> Vec<schedule::Job> {
+        self.core.schedules.jobs()
+    }
+
+    /// System Activity events recorded so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.core.activity.events()
+    }
+}
+
+impl Drop for MockLooker {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

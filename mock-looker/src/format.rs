@@ -1,0 +1,801 @@
+//! Writers for every data format Looker sends to actions.
+//!
+//! Output is written straight into byte buffers, row by row: no `serde_json::Value` is built per
+//! row. [`LookChunks`] turns a Look into an iterator of ~64 KiB chunks, optionally escaped as the
+//! inside of a JSON string (for a pushed `attachment.data`), so even a pushed payload streams.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::look::{Category, Cell, CellData, Column, Look, RowCursor, Scalar};
+
+/// Data formats of the Action API (the ones the mock can produce).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    JsonDetail,
+    JsonDetailLiteStream,
+    Json,
+    JsonLabel,
+    InlineJson,
+    Csv,
+    Txt,
+}
+
+impl Format {
+    pub const ALL: [Format; 7] = [
+        Format::JsonDetailLiteStream,
+        Format::JsonDetail,
+        Format::Json,
+        Format::JsonLabel,
+        Format::InlineJson,
+        Format::Csv,
+        Format::Txt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::JsonDetail => "json_detail",
+            Format::JsonDetailLiteStream => "json_detail_lite_stream",
+            Format::Json => "json",
+            Format::JsonLabel => "json_label",
+            Format::InlineJson => "inline_json",
+            Format::Csv => "csv",
+            Format::Txt => "txt",
+        }
+    }
+
+    pub fn mimetype(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv",
+            Format::Txt => "text/plain",
+            _ => "application/json",
+        }
+    }
+
+    /// All JSON formats use `.json` (src/hub/utils.ts).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Txt => "txt",
+            _ => "json",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown or unsupported format {s:?}"))
+    }
+}
+
+/// `formatted`/`unformatted` and `apply`/`noapply`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOptions {
+    /// `formatted`: flat formats carry rendered values instead of raw ones.
+    pub apply_formatting: bool,
+    /// `apply`: visualization settings applied (hidden fields dropped from flat formats).
+    pub apply_vis: bool,
+}
+
+/// Writes one Look in one format. Call [`header`](Self::header), [`row`](Self::row) per row,
+/// then [`footer`](Self::footer).
+pub struct FormatWriter {
+    look: Look,
+    format: Format,
+    opts: WriteOptions,
+    /// Indices of the columns written by flat formats.
+    cols: Vec<usize>,
+    ran_at: String,
+    rows_written: u64,
+    scratch: String,
+}
+
+impl FormatWriter {
+    pub fn new(look: &Look, format: Format, opts: WriteOptions, ran_at: &str) -> FormatWriter {
+        let flat = !matches!(format, Format::JsonDetail | Format::JsonDetailLiteStream);
+        let cols = look
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !(flat && opts.apply_vis && c.hidden_in_vis))
+            .map(|(i, _)| i)
+            .collect();
+        FormatWriter {
+            look: look.clone(),
+            format,
+            opts,
+            cols,
+            ran_at: ran_at.to_owned(),
+            rows_written: 0,
+            scratch: String::new(),
+        }
+    }
+
+    pub fn header(&mut self, out: &mut Vec<u8>) {
+        match self.format {
+            Format::JsonDetail => {
+                let def = self.look.def();
+                let head = json!({
+                    "status": "complete",
+                    "from_cache": false,
+                    "id": query_result_id(&self.look),
+                    "result_source": "query",
+                    "supports_pivot_in_db": true,
+                    "null_sort_treatment": "low",
+                    "expired": false,
+                    "ran_at": self.ran_at,
+                    "runtime": "0.042",
+                    "added_params": {"sorts": def.sorts},
+                    "sql": sql_text(&self.look),
+                    "sql_explain": format!("EXPLAIN {}", sql_text(&self.look)),
+                });
+                let mut s = serde_json::to_vec(&head).expect("serialisable");
+                s.pop(); // reopen the object
+                out.extend_from_slice(&s);
+                out.extend_from_slice(b",\"fields\":");
+                out.extend_from_slice(&fields_json(&self.look));
+                let tail = json!({
+                    "fill_fields": [],
+                    "has_totals": false,
+                    "has_row_totals": false,
+                    "applied_filters": applied_filters(&self.look),
+                    "applied_filter_expression": null,
+                    "explore": {
+                        "name": def.explore,
+                        "label": def.explore_label.clone().unwrap_or_else(|| crate::look::default_label(&def.explore)),
+                        "description": null
+                    },
+                    "timezone": def.timezone.clone().unwrap_or_else(|| "UTC".into()),
+                });
+                let t = serde_json::to_vec(&tail).expect("serialisable");
+                out.push(b',');
+                out.extend_from_slice(&t[1..t.len() - 1]);
+                if !self.look.pivots().is_empty() {
+                    out.extend_from_slice(b",\"pivots\":");
+                    out.extend_from_slice(&top_level_pivots(&self.look));
+                }
+                out.extend_from_slice(b",\"data\":[");
+            }
+            Format::JsonDetailLiteStream => {
+                out.extend_from_slice(b"{\"ran_at\":");
+                write_json_str(out, &self.ran_at);
+                out.extend_from_slice(b",\"fields\":");
+                out.extend_from_slice(&fields_json(&self.look));
+                out.extend_from_slice(b",\"data\":[");
+            }
+            Format::Json | Format::JsonLabel | Format::InlineJson => out.push(b'['),
+            Format::Csv | Format::Txt => {
+                let sep = if self.format == Format::Csv {
+                    b','
+                } else {
+                    b'\t'
+                };
+                let mut first = true;
+                for &i in &self.cols {
+                    let c = &self.look.columns()[i];
+                    if c.pivoted {
+                        for p in self.look.pivots() {
+                            if !first {
+                                out.push(sep);
+                            }
+                            first = false;
+                            let h = format!("{} {}", c.label, p.key);
+                            self.write_text_cell(out, &h);
+                        }
+                    } else {
+                        if !first {
+                            out.push(sep);
+                        }
+                        first = false;
+                        let h = c.label.clone();
+                        self.write_text_cell(out, &h);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn row(&mut self, out: &mut Vec<u8>, row: &[CellData]) {
+        let first = self.rows_written == 0;
+        self.rows_written += 1;
+        let columns = self.look.columns();
+        match self.format {
+            Format::JsonDetail | Format::JsonDetailLiteStream => {
+                let lite = self.format == Format::JsonDetailLiteStream;
+                if !first {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                for (i, (c, data)) in columns.iter().zip(row).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_json_str(out, &c.def.name);
+                    out.push(b':');
+                    match data {
+                        CellData::Plain(cell) => write_detail_cell(out, cell, lite),
+                        CellData::Pivoted(cells) => {
+                            out.push(b'{');
+                            for (j, (p, cell)) in self.look.pivots().iter().zip(cells).enumerate() {
+                                if j > 0 {
+                                    out.push(b',');
+                                }
+                                write_json_str(out, &p.key);
+                                out.push(b':');
+                                write_detail_cell(out, cell, lite);
+                            }
+                            out.push(b'}');
+                        }
+                    }
+                }
+                out.push(b'}');
+            }
+            Format::Json | Format::JsonLabel | Format::InlineJson => {
+                if !first {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                for (n, &i) in self.cols.iter().enumerate() {
+                    let c = &columns[i];
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    let key = if self.format == Format::JsonLabel {
+                        &c.label
+                    } else {
+                        &c.def.name
+                    };
+                    write_json_str(out, key);
+                    out.push(b':');
+                    match &row[i] {
+                        CellData::Plain(cell) => self.write_flat_value(out, cell),
+                        CellData::Pivoted(cells) => {
+                            out.push(b'{');
+                            for (j, (p, cell)) in self.look.pivots().iter().zip(cells).enumerate() {
+                                if j > 0 {
+                                    out.push(b',');
+                                }
+                                write_json_str(out, &p.key);
+                                out.push(b':');
+                                self.write_flat_value(out, cell);
+                            }
+                            out.push(b'}');
+                        }
+                    }
+                }
+                out.push(b'}');
+            }
+            Format::Csv | Format::Txt => {
+                let sep = if self.format == Format::Csv {
+                    b','
+                } else {
+                    b'\t'
+                };
+                out.push(b'\n');
+                let mut firstcol = true;
+                for n in 0..self.cols.len() {
+                    let i = self.cols[n];
+                    match &row[i] {
+                        CellData::Plain(cell) => {
+                            if !firstcol {
+                                out.push(sep);
+                            }
+                            firstcol = false;
+                            self.write_text_value(out, cell);
+                        }
+                        CellData::Pivoted(cells) => {
+                            for cell in cells {
+                                if !firstcol {
+                                    out.push(sep);
+                                }
+                                firstcol = false;
+                                self.write_text_value(out, cell);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn footer(&mut self, out: &mut Vec<u8>) {
+        match self.format {
+            Format::JsonDetail => out.extend_from_slice(b"],\"drill_menu_build_time\":0.001}"),
+            Format::JsonDetailLiteStream => out.extend_from_slice(b"]}"),
+            Format::Json | Format::JsonLabel | Format::InlineJson => out.push(b']'),
+            Format::Csv | Format::Txt => out.push(b'\n'),
+        }
+    }
+
+    fn write_flat_value(&self, out: &mut Vec<u8>, cell: &Cell) {
+        match (&cell.rendered, self.opts.apply_formatting) {
+            (Some(r), true) => write_json_str(out, r),
+            _ => write_scalar(out, &cell.value),
+        }
+    }
+
+    fn write_text_value(&mut self, out: &mut Vec<u8>, cell: &Cell) {
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        match (&cell.rendered, self.opts.apply_formatting) {
+            (Some(r), true) => s.push_str(r),
+            _ => cell.value.to_text(&mut s),
+        }
+        self.write_text_cell(out, &s);
+        self.scratch = s;
+    }
+
+    fn write_text_cell(&self, out: &mut Vec<u8>, s: &str) {
+        if self.format == Format::Csv {
+            if s.contains([',', '"', '\n', '\r']) {
+                out.push(b'"');
+                for b in s.bytes() {
+                    if b == b'"' {
+                        out.push(b'"');
+                    }
+                    out.push(b);
+                }
+                out.push(b'"');
+            } else {
+                out.extend_from_slice(s.as_bytes());
+            }
+        } else {
+            for b in s.bytes() {
+                out.push(if matches!(b, b'\t' | b'\n' | b'\r') {
+                    b' '
+                } else {
+                    b
+                });
+            }
+        }
+    }
+
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written
+    }
+}
+
+/// Writes a json_detail cell: `{value, rendered?, html?, filterable_value?, links}`; the lite
+/// format keeps only `value` and `rendered`.
+fn write_detail_cell(out: &mut Vec<u8>, cell: &Cell, lite: bool) {
+    out.extend_from_slice(b"{\"value\":");
+    write_scalar(out, &cell.value);
+    if let Some(r) = &cell.rendered {
+        out.extend_from_slice(b",\"rendered\":");
+        write_json_str(out, r);
+    }
+    if lite {
+        out.push(b'}');
+        return;
+    }
+    if let Some(h) = &cell.html {
+        out.extend_from_slice(b",\"html\":");
+        write_json_str(out, h);
+    }
+    if let Some(f) = &cell.filterable_value {
+        out.extend_from_slice(b",\"filterable_value\":");
+        write_json_str(out, f);
+    }
+    out.extend_from_slice(b",\"links\":[");
+    for (i, l) in cell.links.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"label\":");
+        write_json_str(out, &l.label);
+        out.extend_from_slice(b",\"url\":");
+        write_json_str(out, &l.url);
+        out.extend_from_slice(b",\"type\":");
+        write_json_str(out, &l.kind);
+        if let Some(t) = &l.type_label {
+            out.extend_from_slice(b",\"type_label\":");
+            write_json_str(out, t);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+}
+
+pub fn write_scalar(out: &mut Vec<u8>, v: &Scalar) {
+    match v {
+        Scalar::Null => out.extend_from_slice(b"null"),
+        Scalar::Bool(true) => out.extend_from_slice(b"true"),
+        Scalar::Bool(false) => out.extend_from_slice(b"false"),
+        Scalar::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Scalar::Float(f) if f.is_finite() => {
+            out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes())
+        }
+        Scalar::Float(_) => out.extend_from_slice(b"null"),
+        Scalar::Str(s) => write_json_str(out, s),
+    }
+}
+
+/// Writes `s` as a JSON string literal.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_json_into(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// Escapes bytes as the inside of a JSON string. UTF-8 multi-byte sequences pass through
+/// untouched, so escaping chunk by chunk gives the same result as escaping the whole text.
+pub fn escape_json_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// A stable 32-hex result id for the Look (json_detail's `id`).
+fn query_result_id(look: &Look) -> String {
+    let mut h = crate::look::SplitMix64::new(
+        look.title()
+            .bytes()
+            .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64)),
+    );
+    format!("{:016x}{:016x}", h.next_u64(), h.next_u64())
+}
+
+fn sql_text(look: &Look) -> String {
+    if let Some(sql) = &look.def().sql {
+        return sql.clone();
+    }
+    let cols: Vec<String> = look
+        .columns()
+        .iter()
+        .map(|c| format!("\t{} AS `{}`", c.def.name, c.def.name))
+        .collect();
+    format!(
+        "SELECT \n{}\nFROM {}\nLIMIT {}",
+        cols.join(",\n"),
+        look.def().explore,
+        look.def().limit.as_deref().unwrap_or("500")
+    )
+}
+
+fn applied_filters(look: &Look) -> Value {
+    let mut m = Map::new();
+    for (k, v) in &look.def().filters {
+        let field = look
+            .columns()
+            .iter()
+            .find(|c| &c.def.name == k)
+            .map(|c| field_meta(look, c))
+            .unwrap_or_else(|| json!({"name": k}));
+        m.insert(k.clone(), json!({"field": field, "value": v}));
+    }
+    Value::Object(m)
+}
+
+fn top_level_pivots(look: &Look) -> Vec<u8> {
+    let list: Vec<Value> = look
+        .pivots()
+        .iter()
+        .map(|p| {
+            let metadata: Map<String, Value> =
+                p.data.keys().map(|k| (k.clone(), json!({}))).collect();
+            json!({"key": p.key, "is_total": p.is_total, "data": p.data, "metadata": metadata})
+        })
+        .collect();
+    serde_json::to_vec(&list).expect("serialisable")
+}
+
+/// The json_detail `fields` object, in the key order of the real example: measures,
+/// dimensions, table_calculations, pivots.
+pub fn fields_json(look: &Look) -> Vec<u8> {
+    let pick = |cat: Category| -> Vec<Value> {
+        look.columns()
+            .iter()
+            .filter(|c| c.category == cat)
+            .map(|c| field_meta(look, c))
+            .collect()
+    };
+    let pivots: Vec<Value> = look
+        .def()
+        .fields
+        .pivots
+        .iter()
+        .map(|f| {
+            let c = Column {
+                def: f.clone(),
+                category: Category::Dimension,
+                label: f
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| crate::look::default_label(&f.name)),
+                pivoted: false,
+                hidden_in_vis: false,
+                is_numeric: f.is_numeric.unwrap_or(false),
+            };
+            field_meta(look, &c)
+        })
+        .collect();
+    let v = json!({
+        "measures": pick(Category::Measure),
+        "dimensions": pick(Category::Dimension),
+        "table_calculations": pick(Category::TableCalculation),
+        "pivots": pivots,
+    });
+    serde_json::to_vec(&v).expect("serialisable")
+}
+
+/// One field's json_detail metadata, keys in the order of the real example.
+pub fn field_meta(look: &Look, c: &Column) -> Value {
+    let f = &c.def;
+    let (view, short) = match f.name.split_once('.') {
+        Some((v, s)) => (v.to_owned(), s.to_owned()),
+        None => (String::new(), f.name.clone()),
+    };
+    let view = f.view.clone().unwrap_or(view);
+    let view_label = f
+        .view_label
+        .clone()
+        .unwrap_or_else(|| crate::look::default_label(&view));
+    let label_short = f
+        .label_short
+        .clone()
+        .unwrap_or_else(|| crate::look::default_label(&short));
+    let explore = &look.def().explore;
+    let project = "mock_looker";
+    let mut m = Map::new();
+    if c.category == Category::TableCalculation {
+        // Table calculations have a smaller, different key set in Looker's json_detail.
+        m.insert("label".into(), json!(c.label));
+        m.insert("name".into(), json!(f.name));
+        m.insert(
+            "expression".into(),
+            json!(f.expression.clone().unwrap_or_default()),
+        );
+        m.insert("can_pivot".into(), json!(true));
+        m.insert("sortable".into(), json!(true));
+        m.insert(
+            "type".into(),
+            json!(f.kind.clone().unwrap_or_else(|| "number".into())),
+        );
+        m.insert(
+            "align".into(),
+            json!(if c.is_numeric { "right" } else { "left" }),
+        );
+        m.insert("measure".into(), json!(true));
+        m.insert("is_table_calculation".into(), json!(true));
+        m.insert("dynamic".into(), json!(true));
+        m.insert("value_format".into(), json!(f.value_format));
+        m.insert("is_numeric".into(), json!(c.is_numeric));
+        m.insert("tags".into(), json!(f.tags));
+        m.insert("hidden".into(), json!(f.hidden));
+    } else {
+        let measure = c.category == Category::Measure;
+        let kind = f.kind.clone().unwrap_or_else(|| {
+            if measure {
+                "count".into()
+            } else {
+                "string".into()
+            }
+        });
+        m.insert("name".into(), json!(f.name));
+        m.insert("label".into(), json!(c.label));
+        m.insert("tags".into(), json!(f.tags));
+        m.insert("label_short".into(), json!(label_short));
+        m.insert("view_label".into(), json!(view_label));
+        m.insert("primary_key".into(), json!(f.primary_key));
+        m.insert("type".into(), json!(kind));
+        m.insert(
+            "align".into(),
+            json!(if c.is_numeric { "right" } else { "left" }),
+        );
+        m.insert("measure".into(), json!(measure));
+        m.insert("is_filter".into(), json!(false));
+        m.insert("default_filter_value".into(), Value::Null);
+        m.insert("hidden".into(), json!(f.hidden));
+        m.insert("view".into(), json!(view));
+        m.insert("is_numeric".into(), json!(c.is_numeric));
+        m.insert("scope".into(), json!(view));
+        m.insert("project_id".into(), json!(project));
+        m.insert("file_path".into(), json!(format!("{view}.view.lkml")));
+        m.insert(
+            "source_file".into(),
+            json!(format!("{project}/{view}.view.lkml")),
+        );
+        m.insert("can_filter".into(), json!(true));
+        m.insert("requires_refresh_on_sort".into(), json!(false));
+        m.insert("sortable".into(), json!(true));
+        m.insert("error".into(), Value::Null);
+        m.insert("value_format".into(), json!(f.value_format));
+        m.insert("has_allowed_values".into(), json!(false));
+        m.insert("field_group_label".into(), json!(f.field_group_label));
+        m.insert(
+            "field_group_variant".into(),
+            json!(
+                f.field_group_variant
+                    .clone()
+                    .unwrap_or_else(|| label_short.clone())
+            ),
+        );
+        m.insert(
+            "lookml_link".into(),
+            json!(format!(
+                "/projects/{project}/files/{view}.view.lkml?line=1.0"
+            )),
+        );
+        m.insert(
+            "fill_style".into(),
+            if f.time_interval.is_some() {
+                json!("range")
+            } else {
+                Value::Null
+            },
+        );
+        let uaft = if f.time_interval.is_some() || kind.starts_with("date") || kind == "time" {
+            ["datetime", "advanced_filter_datetime"]
+        } else if c.is_numeric {
+            ["number", "advanced_filter_number"]
+        } else {
+            ["string", "advanced_filter_string"]
+        };
+        m.insert("user_attribute_filter_types".into(), json!(uaft));
+        m.insert("fiscal_month_offset".into(), json!(0));
+        m.insert("suggest_explore".into(), json!(explore));
+        m.insert("suggest_dimension".into(), json!(f.name));
+        m.insert("enumerations".into(), Value::Null);
+        m.insert("suggestable".into(), json!(!measure && !c.is_numeric));
+        if let Some(d) = &f.description {
+            m.insert("description".into(), json!(d));
+        }
+        if let Some(ti) = &f.time_interval {
+            m.insert("time_interval".into(), ti.clone());
+            m.insert("is_timeframe".into(), json!(true));
+        }
+        if let Some(s) = &f.sorted {
+            m.insert("sorted".into(), s.clone());
+        }
+    }
+    for (k, v) in &f.extra {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
+}
+
+/// Iterates a Look's output as chunks of about `chunk_size` bytes. With `json_string`, the
+/// output is escaped as the body of a JSON string and wrapped between `prefix` and `suffix`
+/// (used to stream a pushed execute body whose `attachment.data` is the whole result).
+pub struct LookChunks {
+    writer: FormatWriter,
+    cursor: RowCursor,
+    stage: Stage,
+    chunk_size: usize,
+    json_string: bool,
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    /// Bytes of formatted data produced (before escaping).
+    pub data_bytes: u64,
+}
+
+#[derive(PartialEq)]
+enum Stage {
+    Start,
+    Rows,
+    Done,
+}
+
+impl LookChunks {
+    pub fn new(look: &Look, format: Format, opts: WriteOptions, ran_at: &str) -> LookChunks {
+        LookChunks {
+            writer: FormatWriter::new(look, format, opts, ran_at),
+            cursor: look.rows(),
+            stage: Stage::Start,
+            chunk_size: 64 * 1024,
+            json_string: false,
+            prefix: Vec::new(),
+            suffix: Vec::new(),
+            raw: Vec::new(),
+            out: Vec::new(),
+            data_bytes: 0,
+        }
+    }
+
+    /// Embeds the output as an escaped JSON string between `prefix` and `suffix`.
+    pub fn embedded(mut self, prefix: Vec<u8>, suffix: Vec<u8>) -> LookChunks {
+        self.json_string = true;
+        self.prefix = prefix;
+        self.suffix = suffix;
+        self
+    }
+
+    pub fn chunk_size(mut self, n: usize) -> LookChunks {
+        self.chunk_size = n.max(1);
+        self
+    }
+
+    fn flush_raw(&mut self) {
+        self.data_bytes += self.raw.len() as u64;
+        if self.json_string {
+            escape_json_into(&mut self.out, &self.raw);
+        } else {
+            self.out.extend_from_slice(&self.raw);
+        }
+        self.raw.clear();
+    }
+}
+
+impl Iterator for LookChunks {
+    type Item = Bytes;
+    fn next(&mut self) -> Option<Bytes> {
+        if self.stage == Stage::Done {
+            return None;
+        }
+        if self.stage == Stage::Start {
+            let prefix = std::mem::take(&mut self.prefix);
+            self.out.extend_from_slice(&prefix);
+            self.writer.header(&mut self.raw);
+            self.stage = Stage::Rows;
+        }
+        loop {
+            if self.raw.len() + self.out.len() >= self.chunk_size {
+                self.flush_raw();
+                return Some(Bytes::from(std::mem::take(&mut self.out)));
+            }
+            match self.cursor.next_row() {
+                Some(row) => self.writer.row(&mut self.raw, row),
+                None => {
+                    self.writer.footer(&mut self.raw);
+                    self.flush_raw();
+                    let suffix = std::mem::take(&mut self.suffix);
+                    self.out.extend_from_slice(&suffix);
+                    self.stage = Stage::Done;
+                    return Some(Bytes::from(std::mem::take(&mut self.out)));
+                }
+            }
+        }
+    }
+}
+
+/// Writes a whole Look into memory (small Looks, tests, API `run_look`).
+pub fn render(look: &Look, format: Format, opts: WriteOptions, ran_at: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in LookChunks::new(look, format, opts, ran_at) {
+        out.extend_from_slice(&c);
+    }
+    out
+}
