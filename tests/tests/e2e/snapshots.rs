@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::helpers;
 
-/// Events kept in a snapshot; larger runs (the 100k-row Look) keep the first few and the count.
+/// Runs with more events than this (the 100k-row Look) snapshot only their count: their
+/// batches are in flight concurrently, so which events come first varies from run to run.
 const SNAPSHOT_EVENTS: usize = 60;
 
 fn text(v: &Content) -> String {
@@ -60,7 +61,30 @@ fn timestamp(value: Content, path: ContentPath<'_>) -> Content {
 /// The run's record as a snapshot value: ports normalised, events bounded.
 fn snapshot_value(r: &Report) -> Value {
     let ports = regex::Regex::new(r"127\.0\.0\.1:\d+").expect("valid regex");
-    let events: Vec<&Value> = r.record.events.iter().take(SNAPSHOT_EVENTS).collect();
+    // Events in a stable order (batches may overtake each other): by type, then by content.
+    let mut events: Vec<&Value> = if r.record.total_events <= SNAPSHOT_EVENTS {
+        r.record.events.iter().collect()
+    } else {
+        Vec::new()
+    };
+    let key = |e: &Value| {
+        let mut e = e.clone();
+        if let Some(o) = e.as_object_mut() {
+            for volatile in [
+                "messageId",
+                "rudderId",
+                "anonymousId",
+                "timestamp",
+                "originalTimestamp",
+                "sentAt",
+                "receivedAt",
+            ] {
+                o.remove(volatile);
+            }
+        }
+        e.to_string()
+    };
+    events.sort_by_cached_key(|e| key(e));
     let v = json!({
         "answers": r.record.answers,
         "total_events": r.record.total_events,
