@@ -346,8 +346,8 @@ impl Plan {
             }
         };
         for f in &all {
-            let is_id = id_names.iter().any(|n| *n == f.name);
-            if !is_id && !ctx.hidden_fields.iter().any(|h| *h == f.name) {
+            let is_id = id_names.contains(&f.name);
+            if !is_id && !ctx.hidden_fields.contains(&f.name) {
                 let i = need(&f.name, &mut needed);
                 assign(&f.name, Source::Column(i), &mut slots);
             }

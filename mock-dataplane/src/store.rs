@@ -77,7 +77,10 @@ impl Record {
             request_id: self.request_id.to_string(),
             source_id: self.source_id.to_string(),
             write_key: self.write_key.to_string(),
-            event: serde_json::from_str(&self.json).unwrap_or(serde_json::Value::Null),
+            // Nesting beyond serde_json's recursion limit (which the gateway accepts) cannot
+            // become a Value: hand back the stored text as a JSON string instead of losing it.
+            event: serde_json::from_str(&self.json)
+                .unwrap_or_else(|_| serde_json::Value::String(self.json.clone())),
         }
     }
 

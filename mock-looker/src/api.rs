@@ -2,6 +2,10 @@
 //! hubs and integrations, fetch an integration form, schedule or run-once a Look to an action,
 //! run Looks and queries, and read System Activity (paths and shapes of looker-api.md).
 
+// Handlers return `Result<_, Response>`: an axum Response is the natural error of a handler
+// helper, and boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -830,13 +834,13 @@ async fn update_plan(
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Ok(raw) = serde_json::from_slice::<Map<String, Value>>(&body) {
-        if matches!(raw.get("scheduled_plan_destination"), Some(Value::Null)) {
-            return validation_error(vec![(
-                "scheduled_plan_destination".into(),
-                "cannot be null".into(),
-            )]);
-        }
+    if let Ok(raw) = serde_json::from_slice::<Map<String, Value>>(&body)
+        && matches!(raw.get("scheduled_plan_destination"), Some(Value::Null))
+    {
+        return validation_error(vec![(
+            "scheduled_plan_destination".into(),
+            "cannot be null".into(),
+        )]);
     }
     match core.schedules.update(&id, patch) {
         Ok(Some(p)) => Json(plan_json(&core, &p)).into_response(),
@@ -1130,10 +1134,8 @@ async fn run_inline_query(
 impl Core {
     /// A Look by id, or (not `is_look`) a saved query answered as a Look.
     pub(crate) fn resolve_look_or_query(&self, id: &str, is_look: bool) -> Option<Look> {
-        if !is_look {
-            if let Some(q) = saved_query(self, id) {
-                return query_to_look(self, &q).ok();
-            }
+        if !is_look && let Some(q) = saved_query(self, id) {
+            return query_to_look(self, &q).ok();
         }
         self.look(id)
     }

@@ -104,14 +104,14 @@ impl<'a> Judge<'a> {
         key: &str,
         want: Kind,
     ) {
-        if let Some(v) = obj.get(key) {
-            if !want.matches(v) {
-                self.breach(
-                    rule,
-                    &format!("{path}.{key}"),
-                    format!("must be {}, got {}", want.name(), describe(v)),
-                );
-            }
+        if let Some(v) = obj.get(key)
+            && !want.matches(v)
+        {
+            self.breach(
+                rule,
+                &format!("{path}.{key}"),
+                format!("must be {}, got {}", want.name(), describe(v)),
+            );
         }
     }
 
@@ -380,9 +380,9 @@ pub(crate) fn check_list(judge: &mut Judge<'_>, status: u16, body: &[u8]) -> Opt
                         judge.breach("param.shape", &pp, "must be an object");
                         continue;
                     };
-                    if !prm
+                    if prm
                         .get("name")
-                        .is_some_and(|n| n.as_str().is_some_and(|s| !s.is_empty()))
+                        .is_none_or(|n| n.as_str().is_none_or(|s| s.is_empty()))
                     {
                         judge.breach("param.name", &format!("{pp}.name"), "missing or empty");
                     }

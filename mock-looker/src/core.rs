@@ -390,16 +390,46 @@ impl Core {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Every Look: static ones, then the System Activity Looks as of now.
     pub fn looks(&self) -> Vec<Look> {
-        self.lock().looks.clone()
+        let mut all = self.lock().looks.clone();
+        for (id, ..) in crate::activity::ACTIVITY_LOOKS {
+            if !all.iter().any(|l| l.id() == Some(id)) {
+                all.extend(self.activity_look(id));
+            }
+        }
+        all
     }
 
     pub fn look(&self, id: &str) -> Option<Look> {
-        self.lock()
+        let found = self
+            .lock()
             .looks
             .iter()
             .find(|l| l.id() == Some(id))
-            .cloned()
+            .cloned();
+        found.or_else(|| self.activity_look(id))
+    }
+
+    /// A System Activity Look, materialised from the events recorded so far.
+    fn activity_look(&self, id: &str) -> Option<Look> {
+        let (id, title, explore, fields) =
+            crate::activity::ACTIVITY_LOOKS.iter().find(|l| l.0 == id)?;
+        let q = crate::activity::ActivityQuery {
+            title: Some(title.to_string()),
+            explore: explore.to_string(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            sorts: vec![format!("{} desc", fields[0])],
+            limit: Some("5000".into()),
+            ..Default::default()
+        };
+        match crate::activity::query_look(&q, &self.activity.events(), &self.schedules.jobs()) {
+            Ok(look) => Some(look.with_id(id)),
+            Err(e) => {
+                tracing::error!(%e, "System Activity Look {id} failed");
+                None
+            }
+        }
     }
 
     pub fn add_look(&self, look: Look) -> Look {
@@ -925,10 +955,10 @@ impl Core {
                 continue;
             };
             let label = f.get("label").and_then(Value::as_str).unwrap_or(name);
-            if !values.contains_key(name) {
-                if let Some(d) = f.get("default").and_then(Value::as_str) {
-                    values.insert(name.to_owned(), d.to_owned());
-                }
+            if !values.contains_key(name)
+                && let Some(d) = f.get("default").and_then(Value::as_str)
+            {
+                values.insert(name.to_owned(), d.to_owned());
             }
             let value = values.get(name).filter(|v| !v.is_empty());
             if f.get("required").and_then(Value::as_bool) == Some(true) && value.is_none() {
@@ -1038,10 +1068,10 @@ impl Core {
                 breaches.append(&mut form.breaches);
             }
             form_time = Some(start.elapsed());
-            if let Err(reason) = Self::validate_form(&form, &mut form_values) {
-                if !req.force {
-                    return Err(MockError::FormRejected(reason));
-                }
+            if let Err(reason) = Self::validate_form(&form, &mut form_values)
+                && !req.force
+            {
+                return Err(MockError::FormRejected(reason));
             }
         }
         let (data, masked_data) = self.data_object(&a, &integration, &user, &params);

@@ -337,6 +337,25 @@ impl MockLooker {
         self.core.user_state(user, &format!("{hub}::{action}"))
     }
 
+    /// Creates a scheduled plan (crontab, `interval_seconds` or run_once) like
+    /// `create_scheduled_plan`, without the API's stricter create rules.
+    pub fn create_plan(
+        &self,
+        plan: schedule::WritePlan,
+    ) -> Result<schedule::Plan, schedule::PlanInvalid> {
+        let run_once = plan.run_once == Some(true);
+        let p = self.core.schedules.create(plan, false)?;
+        if run_once {
+            tokio::spawn(schedule::run_plan(self.core.clone(), p.clone()));
+        }
+        Ok(p)
+    }
+
+    /// The job history of every plan run.
+    pub fn jobs(&self) -> Vec<schedule::Job> {
+        self.core.schedules.jobs()
+    }
+
     /// System Activity events recorded so far.
     pub fn events(&self) -> Vec<Event> {
         self.core.activity.events()

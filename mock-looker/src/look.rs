@@ -424,13 +424,13 @@ impl Look {
         if def.generate.is_some() && !def.rows.is_empty() {
             return Err(invalid("give either `rows` or `generate`, not both".into()));
         }
-        if def.generate.is_some() {
-            if let Some(c) = columns.iter().find(|c| c.def.generator.is_none()) {
-                return Err(invalid(format!(
-                    "generated Look: field {:?} has no generator",
-                    c.def.name
-                )));
-            }
+        if def.generate.is_some()
+            && let Some(c) = columns.iter().find(|c| c.def.generator.is_none())
+        {
+            return Err(invalid(format!(
+                "generated Look: field {:?} has no generator",
+                c.def.name
+            )));
         }
         let mut rows = Vec::with_capacity(def.rows.len());
         for (i, raw) in def.rows.iter().enumerate() {

@@ -180,10 +180,10 @@ impl Schedules {
                 "cannot be combined with a crontab".into(),
             ));
         }
-        if let Some(c) = &w.crontab {
-            if let Err(e) = parse_cron(c) {
-                errs.push(("crontab".into(), e));
-            }
+        if let Some(c) = &w.crontab
+            && let Err(e) = parse_cron(c)
+        {
+            errs.push(("crontab".into(), e));
         }
         if strict && w.look_id.is_some() {
             for (k, v) in [
@@ -205,13 +205,14 @@ impl Schedules {
                             "is required".into(),
                         ));
                     }
-                    if let Some(p) = &d.parameters {
-                        if !p.is_empty() && serde_json::from_str::<Map<String, Value>>(p).is_err() {
-                            errs.push((
-                                format!("scheduled_plan_destination[{i}].parameters"),
-                                "must be a JSON object string".into(),
-                            ));
-                        }
+                    if let Some(p) = &d.parameters
+                        && !p.is_empty()
+                        && serde_json::from_str::<Map<String, Value>>(p).is_err()
+                    {
+                        errs.push((
+                            format!("scheduled_plan_destination[{i}].parameters"),
+                            "must be a JSON object string".into(),
+                        ));
                     }
                 }
             }
@@ -428,16 +429,16 @@ async fn run_destination(
     };
     let model = Some(look.def().model.clone());
     let mut form_values = BTreeMap::new();
-    if let Some(p) = d.parameters.as_deref().filter(|p| !p.is_empty()) {
-        if let Ok(m) = serde_json::from_str::<Map<String, Value>>(p) {
-            for (k, v) in m {
-                form_values.insert(
-                    k,
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string()),
-                );
-            }
+    if let Some(p) = d.parameters.as_deref().filter(|p| !p.is_empty())
+        && let Ok(m) = serde_json::from_str::<Map<String, Value>>(p)
+    {
+        for (k, v) in m {
+            form_values.insert(
+                k,
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            );
         }
     }
     let mut req = SendRequest::new(hub, action, look);

@@ -1,9 +1,9 @@
-//! The official test suites' cases (spec §7) end to end: Looker request → hub → data plane,
-//! each asserting the exact events the data plane received.
+//! The official test suites' cases (spec §7) end to end: Looker request → hub →
+//! `mock_dataplane` (in memory), each asserting the exact events the data plane stored.
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Sink, TestHub, exec_body, look, normalize};
+use crate::helpers::{Dp, TestHub, exec_body, look, normalize};
 
 async fn events_for(
     action: &str,
@@ -11,13 +11,13 @@ async fn events_for(
     rows: &[Value],
     tweak: impl FnOnce(&mut Value),
 ) -> (Value, Vec<Value>) {
-    let sink = Sink::start().await;
+    let sink = Dp::start().await;
     let hub = TestHub::start().await;
     let mut body = exec_body(&look(dims, rows), &sink);
     tweak(&mut body);
     let (status, resp) = hub.execute(action, &body).await;
     assert_eq!(status, 200, "{resp}");
-    (resp, sink.events().iter().map(normalize).collect())
+    (resp, sink.events().await.iter().map(normalize).collect())
 }
 
 async fn identify(dims: &[(&str, &[&str])], row: Value) -> Vec<Value> {
@@ -56,7 +56,7 @@ async fn identify_works_with_email() {
 
 #[tokio::test]
 async fn identify_works_with_pivoted_values() {
-    let sink = Sink::start().await;
+    let sink = Dp::start().await;
     let hub = TestHub::start().await;
     let doc = json!({
         "fields": {"dimensions": [{"name": "coolfield", "tags": ["user_id"]}],
@@ -67,7 +67,7 @@ async fn identify_works_with_pivoted_values() {
         .execute("rudder_event", &exec_body(&doc.to_string(), &sink))
         .await;
     assert_eq!(resp["looker"]["success"], true);
-    let ev: Vec<Value> = sink.events().iter().map(normalize).collect();
+    let ev: Vec<Value> = sink.events().await.iter().map(normalize).collect();
     assert_eq!(
         ev,
         [
@@ -174,7 +174,7 @@ async fn identify_with_null_user_id_generates_an_anonymous_id() {
 
 #[tokio::test]
 async fn identify_uses_ran_at_as_timestamp() {
-    let sink = Sink::start().await;
+    let sink = Dp::start().await;
     let hub = TestHub::start().await;
     let doc = json!({"ran_at": "2017-07-28T02:25:19+00:00",
         "fields": {"dimensions": [{"name": "coolfield", "tags": ["user_id"]}]},
@@ -183,12 +183,15 @@ async fn identify_uses_ran_at_as_timestamp() {
         .execute("rudder_event", &exec_body(&doc.to_string(), &sink))
         .await;
     assert_eq!(resp["looker"]["success"], true);
-    assert_eq!(sink.events()[0]["timestamp"], "2017-07-28T02:25:19.000Z");
+    assert_eq!(
+        sink.events().await[0]["timestamp"],
+        "2017-07-28T02:25:19.000Z"
+    );
 }
 
 #[tokio::test]
 async fn identify_without_attachment_is_the_streaming_error() {
-    let sink = Sink::start().await;
+    let sink = Dp::start().await;
     let hub = TestHub::start().await;
     let mut body = exec_body("{}", &sink);
     body.as_object_mut().unwrap().remove("attachment");
@@ -198,7 +201,7 @@ async fn identify_without_attachment_is_the_streaming_error() {
         resp,
         json!({"success": false, "error": "A streaming action was sent incompatible data. The action must have a download url or an attachment."})
     );
-    assert!(sink.requests().is_empty());
+    assert!(sink.requests().await.is_empty());
 }
 
 #[tokio::test]
@@ -210,7 +213,7 @@ async fn identify_without_fields_or_without_tags_fails_with_the_tag_message() {
             &[json!({"coolfield": {"value": "funvalue"}})],
         ),
     ] {
-        let sink = Sink::start().await;
+        let sink = Dp::start().await;
         let hub = TestHub::start().await;
         let (status, resp) = hub.execute("rudder_event", &exec_body(&doc, &sink)).await;
         assert_eq!(status, 200);
@@ -223,13 +226,13 @@ async fn identify_without_fields_or_without_tags_fails_with_the_tag_message() {
             "{msg}"
         );
         assert_eq!(resp["looker"]["validation_errors"], json!({}));
-        assert!(sink.requests().is_empty());
+        assert!(sink.requests().await.is_empty());
     }
 }
 
 #[tokio::test]
 async fn identify_without_write_key_is_the_required_setting_error() {
-    let sink = Sink::start().await;
+    let sink = Dp::start().await;
     let hub = TestHub::start().await;
     let mut body = exec_body(
         &look(&[("c", &["user_id"])], &[json!({"c": {"value": "x"}})]),
@@ -513,7 +516,7 @@ async fn clean_mode_via_the_action_param() {
 
 #[tokio::test]
 async fn no_rows_is_a_success_without_any_request() {
-    let sink = Sink::start().await;
+    let sink = Dp::start().await;
     let hub = TestHub::start().await;
     let (_, resp) = hub
         .execute(
@@ -526,5 +529,5 @@ async fn no_rows_is_a_success_without_any_request() {
         resp["looker"]["message"],
         "The Look has no rows: nothing was sent."
     );
-    assert!(sink.requests().is_empty());
+    assert!(sink.requests().await.is_empty());
 }

@@ -221,13 +221,66 @@ pub fn look(dims: &[(&str, &[&str])], rows: &[Value]) -> String {
         .to_string()
 }
 
+/// A data plane an execute can point at.
+pub trait Target {
+    fn url(&self) -> String;
+    fn key(&self) -> String;
+}
+
+impl Target for Sink {
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+    fn key(&self) -> String {
+        self.write_key()
+    }
+}
+
+/// `mock_dataplane` in memory, for the spec §7 cases.
+pub struct Dp(pub mock_dataplane::MockDataplane);
+
+impl Target for Dp {
+    fn url(&self) -> String {
+        self.0.url()
+    }
+    fn key(&self) -> String {
+        self.0.write_key()
+    }
+}
+
+impl Dp {
+    pub async fn start() -> Dp {
+        Dp(mock_dataplane::MockDataplane::start().await.unwrap())
+    }
+    /// The stored events (in arrival order) without the gateway's enrichment.
+    pub async fn events(&self) -> Vec<Value> {
+        self.0
+            .events(mock_dataplane::EventFilter::default())
+            .await
+            .into_iter()
+            .map(|e| {
+                let mut v = e.event;
+                let o = v.as_object_mut().unwrap();
+                for k in ["rudderId", "receivedAt", "request_ip"] {
+                    assert!(o.shift_remove(k).is_some(), "gateway adds {k}");
+                }
+                v
+            })
+            .collect()
+    }
+    /// Requests the data plane received.
+    pub async fn requests(&self) -> Vec<mock_dataplane::JournalEntry> {
+        self.0.requests().await
+    }
+}
+
 /// An execute body pushing `look` as the attachment, to `sink`.
-pub fn exec_body(look: &str, sink: &Sink) -> Value {
+pub fn exec_body(look: &str, sink: &impl Target) -> Value {
     json!({
         "type": "query",
         "scheduled_plan": {"scheduled_plan_id": 1, "title": "t", "type": "Look", "query": {"vis_config": {}}},
         "attachment": {"mimetype": "application/json", "extension": "json", "data": look},
-        "data": {"rudder_write_key": sink.write_key(), "rudder_server_url": sink.url},
+        "data": {"rudder_write_key": sink.key(), "rudder_server_url": sink.url()},
         "form_params": {},
     })
 }

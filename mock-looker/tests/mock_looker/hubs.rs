@@ -294,13 +294,13 @@ async fn push_sends_the_data_as_a_string_attachment_in_the_picked_format() {
         .to_string();
     assert!(e.contains("download"), "{e}");
     // A big generated Look streams through a push too.
-    let gen_users = Look::generated(l.look("4").unwrap().def().clone(), 20_000, 7).unwrap();
+    let gen_users = Look::generated(l.look("4").unwrap().def().clone(), 5_000, 7).unwrap();
     let mut big = SendRequest::new(&h.id, "track", gen_users).form_value("event", "x");
     big.params = params();
     let out = l.send(big).await.unwrap();
     assert_eq!(
         out.message.as_deref(),
-        Some("track rows=20000 format=json_detail"),
+        Some("track rows=5000 format=json_detail"),
         "{out:?}"
     );
 }
