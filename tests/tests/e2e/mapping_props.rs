@@ -70,7 +70,11 @@ pub fn invariants(
         .map(|f| row[&f.name]["value"].clone())
         .unwrap_or(Value::Null);
     let got_user = payload.get("userId").cloned().unwrap_or(Value::Null);
-    let same_id = |a: &Value, b: &Value| a == b || a.as_str().is_some_and(|s| s == b.to_string());
+    // The SDK stringifies truthy numeric ids: "123" stands for 123.
+    let same_id = |a: &Value, b: &Value| {
+        let text = b.to_string();
+        a == b || a.as_str() == Some(text.as_str())
+    };
     if !same_id(&got_user, &user) {
         return Err(format!("userId {got_user}, expected {user}"));
     }
