@@ -59,8 +59,9 @@ pub struct RunArgs {
     /// events are reset before each scenario, so use --jobs 1 with it.
     #[arg(long)]
     pub dataplane_url: Option<String>,
-    /// Print failure details (diffs) for every failed scenario (default on).
-    #[arg(long, default_value_t = false)]
+    /// Only the summary table: leave out the failure details (the diffs of expected against
+    /// received) that are printed before it by default.
+    #[arg(long, short = 'q')]
     pub quiet: bool,
 }
 

@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::format::{
-    AnswerExpect, BreachExpect, EventFilterSpec, EventsExpect, FinalExpect, FormExpect,
-    LoadedScenario, RawStep, Step,
+    AnswerExpect, BreachExpect, EventFilterSpec, EventsExpect, FormExpect, LoadedScenario, RawStep,
+    Step,
 };
 use crate::harness::{
     Breach, Filter, FormRequest, Harness, Launcher, SendRequest, SendResult, Stored,
@@ -493,7 +493,7 @@ pub async fn run_steps<H: Harness>(
             Step::ExpectEvents(e) => check_events(h, &at, e, &ctx, &mut failures).await?,
         }
     }
-    let fe = sc.expect.clone().unwrap_or_else(FinalExpect::default);
+    let fe = sc.expect.clone().unwrap_or_default();
     for (i, e) in fe.events.iter().enumerate() {
         check_events(h, &format!("expect.events[{i}]"), e, &ctx, &mut failures).await?;
     }

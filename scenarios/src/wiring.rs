@@ -605,14 +605,11 @@ impl Launcher for Wiring {
             .clone()
             .or_else(|| self.config.dataplane_url.clone());
         let dataplane = match external_dp {
-            Some(url) => {
-                let side = DataplaneSide::External {
-                    url: url.trim_end_matches('/').to_string(),
-                    keys: keys.iter().map(|k| k.key().to_string()).collect(),
-                    client: reqwest::Client::new(),
-                };
-                side
-            }
+            Some(url) => DataplaneSide::External {
+                url: url.trim_end_matches('/').to_string(),
+                keys: keys.iter().map(|k| k.key().to_string()).collect(),
+                client: reqwest::Client::new(),
+            },
             None => {
                 let mut b = mock_dataplane::MockDataplane::builder().in_memory();
                 for k in &keys {

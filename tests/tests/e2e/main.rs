@@ -5,7 +5,9 @@
 //! - `mapping_props`: proptest of the hub's column-to-trait mapping over generated Looks.
 //! - `snapshots`: every scenario run end to end, its payloads and Looker answers snapshotted.
 
+mod helpers;
 mod looks;
 mod mapping_props;
 mod model;
 mod model_spec;
+mod snapshots;
