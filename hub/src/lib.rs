@@ -15,6 +15,7 @@ pub mod rudder;
 pub mod send;
 mod server;
 pub mod version;
+pub mod writeback;
 
 use std::future::Future;
 use std::sync::Arc;

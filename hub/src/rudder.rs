@@ -145,7 +145,7 @@ impl Action for Rudder {
 }
 
 /// Where the Look's bytes come from.
-enum Input {
+pub(crate) enum Input {
     /// A pushed attachment: the JSON text of `attachment.data` inside the body.
     Pushed {
         raw: Bytes,
@@ -161,7 +161,7 @@ enum Input {
 const CHUNK: usize = 64 * 1024;
 
 impl Input {
-    async fn open(req: &ExecuteRequest, hub: &Shared) -> Result<Input, String> {
+    pub(crate) async fn open(req: &ExecuteRequest, hub: &Shared) -> Result<Input, String> {
         if let Some(att) = &req.attachment {
             let raw = req.body.slice(att.data.0..att.data.1);
             let is_string = raw.first() == Some(&b'"');
@@ -206,7 +206,7 @@ impl Input {
     }
 
     /// The next chunk of the document; `None` at the end.
-    async fn next(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
+    pub(crate) async fn next(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
         out.clear();
         match self {
             Input::Decoded(d) => match d.take() {

@@ -97,6 +97,31 @@ struct Serve {
     /// `context.app.version` of every event.
     #[arg(long, env = "APP_VERSION", default_value = "dev")]
     app_version: String,
+    /// Write-back actions (mark_suspicious): the OAuth provider's authorize endpoint, where the
+    /// user's browser is sent. Default: the mock Looker's provider.
+    #[arg(long, env = "WRITEBACK_OAUTH_AUTHORIZE_URL", default_value = "http://127.0.0.1:8082/oauth/authorize")]
+    oauth_authorize_url: String,
+    /// The provider's token endpoint (authorization code -> access token).
+    #[arg(long, env = "WRITEBACK_OAUTH_TOKEN_URL", default_value = "http://127.0.0.1:8082/oauth/token")]
+    oauth_token_url: String,
+    /// The provider's userinfo endpoint: who a token belongs to; 401 once revoked or expired.
+    #[arg(long, env = "WRITEBACK_OAUTH_USERINFO_URL", default_value = "http://127.0.0.1:8082/oauth/userinfo")]
+    oauth_userinfo_url: String,
+    /// OAuth client id of the hub at the provider.
+    #[arg(long, env = "WRITEBACK_OAUTH_CLIENT_ID", default_value = "action-hub")]
+    oauth_client_id: String,
+    /// OAuth client secret of the hub at the provider. Never logged.
+    #[arg(long, env = "WRITEBACK_OAUTH_CLIENT_SECRET", default_value = "action-hub-secret", hide_env_values = true)]
+    oauth_client_secret: String,
+    /// Seconds an OAuth login link (its sealed state) stays valid.
+    #[arg(long, env = "WRITEBACK_STATE_TTL_SECS", default_value_t = 600)]
+    oauth_state_ttl_secs: u64,
+    /// SQLite file the write-back decisions are inserted into (created with its directory).
+    #[arg(long, env = "WRITEBACK_DB", default_value = "data/writeback.sqlite")]
+    writeback_db: std::path::PathBuf,
+    /// Serve only the RudderStack actions (no write-back actions, no database).
+    #[arg(long, env = "WRITEBACK_DISABLED")]
+    no_writeback: bool,
 }
 
 async fn shutdown_signal() {
@@ -158,5 +183,28 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((s.host.as_str(), s.port))
         .await
         .with_context(|| format!("binding {}:{}", s.host, s.port))?;
-    hub::run(listener, config, shutdown_signal()).await
+    let mut registry = hub::Registry::rudderstack();
+    if !s.no_writeback {
+        let base = config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", listener.local_addr().map_or_else(|_| format!("{}:{}", s.host, s.port), |a| a.to_string())));
+        let secret = config
+            .secret
+            .clone()
+            .or_else(|| config.token.clone())
+            .unwrap_or_default();
+        let wb = hub::writeback::WritebackConfig {
+            state_ttl: Duration::from_secs(s.oauth_state_ttl_secs),
+            authorize_url: s.oauth_authorize_url,
+            token_url: s.oauth_token_url,
+            userinfo_url: s.oauth_userinfo_url,
+            client_id: s.oauth_client_id,
+            client_secret: s.oauth_client_secret,
+            db_path: s.writeback_db,
+            ..hub::writeback::WritebackConfig::new(&base, &secret)
+        };
+        hub::writeback::register(&mut registry, wb).context("opening the write-back database")?;
+    }
+    hub::run_with_registry(listener, config, registry, shutdown_signal()).await
 }
