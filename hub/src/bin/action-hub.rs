@@ -99,19 +99,36 @@ struct Serve {
     app_version: String,
     /// Write-back actions (mark_suspicious): the OAuth provider's authorize endpoint, where the
     /// user's browser is sent. Default: the mock Looker's provider.
-    #[arg(long, env = "WRITEBACK_OAUTH_AUTHORIZE_URL", default_value = "http://127.0.0.1:8082/oauth/authorize")]
+    #[arg(
+        long,
+        env = "WRITEBACK_OAUTH_AUTHORIZE_URL",
+        default_value = "http://127.0.0.1:8082/oauth/authorize"
+    )]
     oauth_authorize_url: String,
     /// The provider's token endpoint (authorization code -> access token).
-    #[arg(long, env = "WRITEBACK_OAUTH_TOKEN_URL", default_value = "http://127.0.0.1:8082/oauth/token")]
+    #[arg(
+        long,
+        env = "WRITEBACK_OAUTH_TOKEN_URL",
+        default_value = "http://127.0.0.1:8082/oauth/token"
+    )]
     oauth_token_url: String,
     /// The provider's userinfo endpoint: who a token belongs to; 401 once revoked or expired.
-    #[arg(long, env = "WRITEBACK_OAUTH_USERINFO_URL", default_value = "http://127.0.0.1:8082/oauth/userinfo")]
+    #[arg(
+        long,
+        env = "WRITEBACK_OAUTH_USERINFO_URL",
+        default_value = "http://127.0.0.1:8082/oauth/userinfo"
+    )]
     oauth_userinfo_url: String,
     /// OAuth client id of the hub at the provider.
     #[arg(long, env = "WRITEBACK_OAUTH_CLIENT_ID", default_value = "action-hub")]
     oauth_client_id: String,
     /// OAuth client secret of the hub at the provider. Never logged.
-    #[arg(long, env = "WRITEBACK_OAUTH_CLIENT_SECRET", default_value = "action-hub-secret", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WRITEBACK_OAUTH_CLIENT_SECRET",
+        default_value = "action-hub-secret",
+        hide_env_values = true
+    )]
     oauth_client_secret: String,
     /// Seconds an OAuth login link (its sealed state) stays valid.
     #[arg(long, env = "WRITEBACK_STATE_TTL_SECS", default_value_t = 600)]
@@ -185,10 +202,14 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}:{}", s.host, s.port))?;
     let mut registry = hub::Registry::rudderstack();
     if !s.no_writeback {
-        let base = config
-            .base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", listener.local_addr().map_or_else(|_| format!("{}:{}", s.host, s.port), |a| a.to_string())));
+        let base = config.base_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                listener
+                    .local_addr()
+                    .map_or_else(|_| format!("{}:{}", s.host, s.port), |a| a.to_string())
+            )
+        });
         let secret = config
             .secret
             .clone()

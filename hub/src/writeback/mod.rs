@@ -177,10 +177,7 @@ pub fn actions(config: WritebackConfig) -> Result<Vec<Arc<dyn Action>>, StoreErr
 }
 
 /// Adds the write-back actions to a registry.
-pub fn register(
-    registry: &mut crate::Registry,
-    config: WritebackConfig,
-) -> Result<(), StoreError> {
+pub fn register(registry: &mut crate::Registry, config: WritebackConfig) -> Result<(), StoreError> {
     for a in actions(config)? {
         registry.add(a);
     }
@@ -244,7 +241,9 @@ impl Inner {
             .bearer_auth(&tok.access_token)
             .send()
             .await
-            .map_err(|e| format!("the OAuth provider's userinfo endpoint could not be reached: {e}"))?;
+            .map_err(|e| {
+                format!("the OAuth provider's userinfo endpoint could not be reached: {e}")
+            })?;
         let status = resp.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Ok(TokenCheck::Login(
@@ -310,7 +309,10 @@ fn comment_field() -> Value {
 fn validate(form: &HashMap<String, String>, errors: &mut Map<String, Value>) -> Option<String> {
     match form.get("classification").map(|s| s.trim()) {
         None | Some("") => {
-            errors.insert("classification".into(), "Classification is required.".into());
+            errors.insert(
+                "classification".into(),
+                "Classification is required.".into(),
+            );
             None
         }
         Some(c) if CLASSIFICATIONS.iter().any(|(n, _)| *n == c) => Some(c.to_owned()),
@@ -368,9 +370,7 @@ impl Action for MarkSuspicious {
                 .await
             {
                 Err(e) => json!({ "error": e }),
-                Ok(TokenCheck::Login(why)) => {
-                    self.inner.login_form(self.def.name, state_url, &why)
-                }
+                Ok(TokenCheck::Login(why)) => self.inner.login_form(self.def.name, state_url, &why),
                 Ok(TokenCheck::User(user)) => {
                     let mut fields = Vec::new();
                     if !self.batch {
@@ -451,7 +451,9 @@ impl Action for MarkSuspicious {
             match tokio::task::spawn_blocking(move || store.insert(&[d])).await {
                 Ok(Ok(1)) => ActionResponse {
                     refresh_query: true,
-                    ..ActionResponse::ok(format!("Order {id} marked as {classification} by {user}."))
+                    ..ActionResponse::ok(format!(
+                        "Order {id} marked as {classification} by {user}."
+                    ))
                 },
                 Ok(Ok(_)) => ActionResponse {
                     refresh_query: true,
@@ -660,8 +662,12 @@ impl OAuth for MarkSuspicious {
                 .open(state, self.def.name)
                 .map_err(|e| e.to_string())?;
             let c = &self.inner.config;
-            let mut u = url::Url::parse(&c.authorize_url)
-                .map_err(|e| format!("the OAuth authorize URL {:?} is invalid: {e}", c.authorize_url))?;
+            let mut u = url::Url::parse(&c.authorize_url).map_err(|e| {
+                format!(
+                    "the OAuth authorize URL {:?} is invalid: {e}",
+                    c.authorize_url
+                )
+            })?;
             u.query_pairs_mut()
                 .append_pair("response_type", "code")
                 .append_pair("client_id", &c.client_id)
@@ -727,7 +733,9 @@ impl OAuth for MarkSuspicious {
                 return Err(format!(
                     "the OAuth token endpoint refused the code (HTTP {}): {}",
                     status.as_u16(),
-                    body.get("error").and_then(Value::as_str).unwrap_or("no error given")
+                    body.get("error")
+                        .and_then(Value::as_str)
+                        .unwrap_or("no error given")
                 ));
             }
             let access = body

@@ -11,3 +11,4 @@ mod mapping;
 mod parse;
 mod sending;
 mod server;
+mod writeback;
