@@ -161,6 +161,8 @@ pub struct SendRequest {
     pub force: bool,
     /// Set when a scheduled plan sends.
     pub scheduled_plan_id: Option<String>,
+    /// A cell action (`"type":"cell"`) on this clicked value, sent as `data.value`.
+    pub cell_value: Option<String>,
 }
 
 impl SendRequest {
@@ -179,6 +181,7 @@ impl SendRequest {
             user_id: None,
             force: false,
             scheduled_plan_id: None,
+            cell_value: None,
         }
     }
 
@@ -989,7 +992,17 @@ impl Core {
         let params = Self::effective_params(&h, &a.name, &req.params);
         let not_offered = |r: String| MockError::NotOffered(r);
         if !req.force {
-            a.offer(&req.look, &params).map_err(not_offered)?;
+            match &req.cell_value {
+                // Looker offers a cell action in the "…" menu of a value, not in Send.
+                Some(_) if !a.supported_action_types.iter().any(|t| t == "cell") => {
+                    return Err(not_offered(format!(
+                        "action {:?} is not a cell action: supported_action_types is {:?}",
+                        a.name, a.supported_action_types
+                    )));
+                }
+                Some(_) => {}
+                None => a.offer(&req.look, &params).map_err(not_offered)?,
+            }
         }
         let format = a.pick_format(req.format).map_err(not_offered)?;
         let apply_formatting = a
@@ -1074,7 +1087,11 @@ impl Core {
                 return Err(MockError::FormRejected(reason));
             }
         }
-        let (data, masked_data) = self.data_object(&a, &integration, &user, &params);
+        let (mut data, mut masked_data) = self.data_object(&a, &integration, &user, &params);
+        if let Some(v) = &req.cell_value {
+            data.insert("value".into(), json!(v));
+            masked_data.insert("value".into(), json!(v));
+        }
         let version = self.version_for(&h, req.looker_version.as_deref());
         let look = req.look.clone();
         let ran_at = look.def().ran_at.clone().unwrap_or_else(|| {
@@ -1120,7 +1137,11 @@ impl Core {
         }
         let plan = Value::Object(plan);
         let mut head = Vec::with_capacity(4096);
-        head.extend_from_slice(b"{\"type\":\"query\",\"scheduled_plan\":");
+        head.extend_from_slice(if req.cell_value.is_some() {
+            b"{\"type\":\"cell\",\"scheduled_plan\":"
+        } else {
+            b"{\"type\":\"query\",\"scheduled_plan\":"
+        });
         head.extend_from_slice(&serde_json::to_vec(&plan).expect("serialisable"));
         let tail_of = |data: &Map<String, Value>| {
             let mut t = Vec::new();

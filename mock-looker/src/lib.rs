@@ -22,10 +22,12 @@ pub mod action;
 pub mod activity;
 pub mod activity_catalog;
 mod api;
+pub mod browser;
 pub mod contract;
 mod core;
 pub mod format;
 pub mod look;
+pub mod oauth_provider;
 pub mod schedule;
 mod server;
 
@@ -83,16 +85,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let core = Core::new(config, format!("http://{}", listener.local_addr()?))?;
-    serve(listener, core, shutdown).await
+    serve(listener, core, oauth_provider::OAuthProvider::new(), shutdown).await
 }
 
 async fn serve(
     listener: tokio::net::TcpListener,
     core: Arc<Core>,
+    oauth: oauth_provider::OAuthProvider,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let hubs = core.config.hubs.clone();
-    let app = server::router(core.clone());
+    let app = server::router(core.clone()).merge(oauth.router());
     // The Python SDK sends `//api/…` when base_url ends with a slash: collapse `//` before routing.
     let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(collapse_slashes), app);
     let scheduler = tokio::spawn(schedule::run_scheduler(core.clone()));
@@ -146,6 +149,7 @@ fn collapse_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
 /// A running mock Looker. Dropping it shuts the server down.
 pub struct MockLooker {
     core: Arc<Core>,
+    oauth: oauth_provider::OAuthProvider,
     url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -206,8 +210,10 @@ impl MockLookerBuilder {
         }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let c = core.clone();
+        let oauth = oauth_provider::OAuthProvider::new();
+        let o = oauth.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve(listener, c, async move {
+            if let Err(e) = serve(listener, c, o, async move {
                 let _ = rx.await;
             })
             .await
@@ -217,6 +223,7 @@ impl MockLookerBuilder {
         });
         Ok(MockLooker {
             core,
+            oauth,
             url,
             shutdown: Some(tx),
         })
@@ -235,6 +242,20 @@ impl MockLooker {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// The mock OAuth provider served under `<url>/oauth/` (users, revocation, expiry).
+    pub fn oauth_provider(&self) -> &oauth_provider::OAuthProvider {
+        &self.oauth
+    }
+
+    /// Logs in as `user` by following a hub form's `oauth_url` (the scripted browser).
+    pub async fn browser_login(
+        &self,
+        oauth_url: &str,
+        user: &str,
+    ) -> Result<browser::LoginOutcome, browser::BrowserError> {
+        browser::login(oauth_url, user, &format!("{}/oauth/authorize", self.url)).await
     }
 
     /// The API 4.0 client id and secret the mock accepts.
@@ -305,6 +326,20 @@ impl MockLooker {
     ) -> Result<FormOutcome, MockError> {
         self.core
             .fetch_form(hub, action, &params, &form_values, "1", None)
+            .await
+    }
+
+    /// [`fetch_form`](Self::fetch_form) as the Looker user `user` (per-user `state_json`).
+    pub async fn fetch_form_as(
+        &self,
+        user: &str,
+        hub: &str,
+        action: &str,
+        params: BTreeMap<String, String>,
+        form_values: BTreeMap<String, String>,
+    ) -> Result<FormOutcome, MockError> {
+        self.core
+            .fetch_form(hub, action, &params, &form_values, user, None)
             .await
     }
 
