@@ -85,7 +85,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let core = Core::new(config, format!("http://{}", listener.local_addr()?))?;
-    serve(listener, core, oauth_provider::OAuthProvider::new(), shutdown).await
+    serve(
+        listener,
+        core,
+        oauth_provider::OAuthProvider::new(),
+        shutdown,
+    )
+    .await
 }
 
 async fn serve(

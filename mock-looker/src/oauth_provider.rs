@@ -154,7 +154,11 @@ impl OAuthProvider {
 
     /// How many tokens were issued to `user`.
     pub fn issued(&self, user: &str) -> usize {
-        self.lock().tokens.values().filter(|t| t.user == user).count()
+        self.lock()
+            .tokens
+            .values()
+            .filter(|t| t.user == user)
+            .count()
     }
 
     /// The routes, mounted under `/oauth`.
@@ -201,7 +205,7 @@ async fn authorize(
     if !i.clients.contains_key(&client_id) {
         return back(&[("error", "unauthorized_client")]);
     }
-    if !i.users.iter().any(|u| *u == user) {
+    if !i.users.contains(&user) {
         return back(&[("error", "access_denied")]);
     }
     let code = uuid::Uuid::new_v4().simple().to_string();
@@ -234,10 +238,9 @@ async fn token(State(p): State<OAuthProvider>, body: String) -> Response {
         );
     }
     let mut i = p.lock();
-    let secret_ok = i
-        .clients
-        .get(get("client_id"))
-        .is_some_and(|s| subtle::ConstantTimeEq::ct_eq(s.as_bytes(), get("client_secret").as_bytes()).into());
+    let secret_ok = i.clients.get(get("client_id")).is_some_and(|s| {
+        subtle::ConstantTimeEq::ct_eq(s.as_bytes(), get("client_secret").as_bytes()).into()
+    });
     if !secret_ok {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -253,7 +256,8 @@ async fn token(State(p): State<OAuthProvider>, body: String) -> Response {
             "unknown or already used code",
         );
     };
-    let redirect_ok = url::Url::parse(get("redirect_uri")).is_ok_and(|u| u.to_string() == code.redirect_uri);
+    let redirect_ok =
+        url::Url::parse(get("redirect_uri")).is_ok_and(|u| u.to_string() == code.redirect_uri);
     if code.client_id != get("client_id") || !redirect_ok {
         return oauth_error(
             StatusCode::BAD_REQUEST,

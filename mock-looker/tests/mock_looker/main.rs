@@ -5,3 +5,4 @@ mod hubs;
 mod looks;
 mod schedules;
 mod sdk;
+mod writeback;
