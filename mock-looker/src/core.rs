@@ -1047,13 +1047,18 @@ impl Core {
         let mut breaches = Vec::new();
         let mut form_values = req.form_values.clone();
         let mut form_time = None;
+        // A cell action's form request carries the clicked value too (`data.value`).
+        let mut form_data = req.params.clone();
+        if let Some(v) = &req.cell_value {
+            form_data.insert("value".into(), v.clone());
+        }
         if a.form_url.is_some() {
             let start = Instant::now();
             let mut form = self
                 .fetch_form(
                     &h.id,
                     &a.name,
-                    &req.params,
+                    &form_data,
                     &BTreeMap::new(),
                     &user,
                     req.looker_version.as_deref(),
@@ -1072,7 +1077,7 @@ impl Core {
                     .fetch_form(
                         &h.id,
                         &a.name,
-                        &req.params,
+                        &form_data,
                         &form_values,
                         &user,
                         req.looker_version.as_deref(),
