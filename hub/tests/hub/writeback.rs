@@ -612,3 +612,76 @@ async fn batch_action_flags_every_row_of_a_1000_row_look() {
     );
     assert_eq!(env.rows().len(), 1000);
 }
+
+#[tokio::test]
+async fn expired_token_and_unreachable_provider_never_loop() {
+    let env = Env::start().await;
+    env.login_via_form("mark_suspicious", "alice").await;
+    // A token past its expires_at: login link, the provider is not even asked.
+    let mut st: Value = serde_json::from_str(&env.state_json("alice").unwrap()).unwrap();
+    st["expires_at"] = json!(1);
+    env.world
+        .lock()
+        .unwrap()
+        .states
+        .insert("alice".into(), st.to_string());
+    let f = env.form("mark_suspicious", "alice", Some("1")).await;
+    oauth_url(&f);
+    assert!(
+        f["fields"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+    // The provider down: a form error, not a login link the user would loop through.
+    let env2 = Env::start().await;
+    env2.login_via_form("mark_suspicious", "bob").await;
+    let s = env2.state_json("bob").unwrap();
+    drop(env2);
+    env.world
+        .lock()
+        .unwrap()
+        .states
+        .insert("alice".into(), s.clone());
+    // env's provider does not know env2's token: 401 → login link.
+    oauth_url(&env.form("mark_suspicious", "alice", Some("1")).await);
+    let wb_dir = tempfile::tempdir().unwrap();
+    let mut registry = hub::Registry::new();
+    hub::writeback::register(
+        &mut registry,
+        WritebackConfig {
+            db_path: wb_dir.path().join("x.sqlite"),
+            ..WritebackConfig::new("http://127.0.0.1:9", "s").provider("http://127.0.0.1:9/oauth")
+        },
+    )
+    .unwrap();
+    let running = hub::RunningHub::start_with_registry(
+        hub::HubConfig {
+            secret: Some("s".into()),
+            ..hub::HubConfig::default()
+        },
+        registry,
+    )
+    .await
+    .unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/actions/mark_suspicious/form", running.url()))
+        .header(
+            "authorization",
+            format!("Token token=\"{}\"", running.token()),
+        )
+        .json(&json!({"data": {"state_url": "http://127.0.0.1:9/s", "state_json": s}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = serde_json::from_str(resp.text().await.unwrap().trim()).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("userinfo endpoint could not be reached"),
+        "{v}"
+    );
+    assert!(v.get("fields").is_none());
+}
