@@ -841,12 +841,13 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
 fn parse_date(s: &str) -> chrono::NaiveDate {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
-    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
-        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
-            if let Some(date) = chrono::NaiveDate::from_ymd_opt(y as i32, m, d) {
-                return date;
-            }
-        }
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10))
+        && let Some(date) = chrono::NaiveDate::from_ymd_opt(y as i32, m, d)
+    {
+        return date;
     }
     chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date")
 }
