@@ -1,1 +1,162 @@
-fn main() {}
+//! `action-hub`: the reference Looker Action Hub with the RudderStack actions.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hub::{HubConfig, MappingMode, SendConfig};
+
+/// A Looker Action Hub whose RudderStack Identify / Track / Group actions stream each Look into
+/// events sent to a RudderStack data plane (`/v1/batch`). Environment variables are those of the
+/// official hub where one exists (`PORT`, `ACTION_HUB_BASE_URL`, `ACTION_HUB_LABEL`,
+/// `ACTION_HUB_SECRET`, `ACTION_HUB_JSON_KEEPALIVE_SEC`, `ACTION_HUB_STREAM_REQUEST_TIMEOUT`).
+#[derive(Debug, Parser)]
+#[command(name = "action-hub", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    serve: Serve,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Print a valid authorization token for the secret: `<64-hex nonce>/<hex HMAC-SHA512>`.
+    /// Paste it into Looker's "Authorization Token" of the Action Hub.
+    Token {
+        /// The hub's secret.
+        #[arg(long, env = "ACTION_HUB_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Serve {
+    /// Address to bind. Loopback by default (the official hub binds every interface).
+    #[arg(long, env = "ACTION_HUB_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    port: u16,
+    /// Public URL of the hub, used in the action URLs Looker calls. Default http://HOST:PORT.
+    #[arg(long, env = "ACTION_HUB_BASE_URL")]
+    base_url: Option<String>,
+    /// Label of the hub in Looker's list.
+    #[arg(
+        long,
+        env = "ACTION_HUB_LABEL",
+        default_value = "RudderStack Reference Hub"
+    )]
+    label: String,
+    /// Secret for HMAC tokens (`action-hub token` makes one). Never logged.
+    #[arg(long, env = "ACTION_HUB_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// A static token accepted as is, besides HMAC tokens. Never logged.
+    #[arg(long, env = "ACTION_HUB_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Serve only these actions (comma-separated: rudder_event,rudder_track,rudder_group).
+    #[arg(long, env = "ACTION_HUB_ACTIONS", value_delimiter = ',')]
+    actions: Option<Vec<String>>,
+    /// Row→event mapping: `rudderstack` (exactly what RudderStack's hub sends, quirks included)
+    /// or `clean` (values kept as they are). The action param `rudder_mapping` overrides it.
+    #[arg(long, env = "ACTION_HUB_MAPPING", default_value = "rudderstack")]
+    mapping: MappingMode,
+    /// Only send to these data plane hosts (`host` or `host:port`, comma-separated), since a
+    /// Looker admin types the URL. Default: any.
+    #[arg(long, env = "ACTION_HUB_ALLOW_DATAPLANE", value_delimiter = ',')]
+    allow_dataplane: Vec<String>,
+    /// Largest request body in bytes (413 above); the official hub's 250 MB by default.
+    #[arg(long, env = "ACTION_HUB_PUSH_LIMIT", default_value_t = hub::DEFAULT_PUSH_LIMIT)]
+    push_limit: usize,
+    /// Seconds between the `\n` keep-alives written before the JSON of long executes and forms.
+    #[arg(long, env = "ACTION_HUB_JSON_KEEPALIVE_SEC", default_value_t = 30.0)]
+    keepalive_secs: f64,
+    /// Timeout of the download_url GET, milliseconds.
+    #[arg(
+        long,
+        env = "ACTION_HUB_STREAM_REQUEST_TIMEOUT",
+        default_value_t = 780_000
+    )]
+    stream_timeout_ms: u64,
+    /// Cut batches at this many bytes (the SDK's 460,800; never above the gateway's 4,096,000).
+    #[arg(long, env = "ACTION_HUB_BATCH_BYTES", default_value_t = hub::send::DEFAULT_MAX_BATCH_BYTES)]
+    batch_bytes: usize,
+    /// Batches in flight at once per execute while parsing continues.
+    #[arg(long, env = "ACTION_HUB_MAX_IN_FLIGHT", default_value_t = 4)]
+    max_in_flight: usize,
+    /// Retries on 5xx, 429 and network errors (exponential backoff with jitter).
+    #[arg(long, env = "ACTION_HUB_RETRIES", default_value_t = 3)]
+    retries: u32,
+    /// First retry delay in milliseconds (doubles each retry).
+    #[arg(long, env = "ACTION_HUB_RETRY_BASE_MS", default_value_t = 200)]
+    retry_base_ms: u64,
+    /// messageId = md5(X-Looker-Webhook-Id, row number) as a uuid, so a re-sent schedule can be
+    /// deduplicated downstream.
+    #[arg(long, env = "ACTION_HUB_DETERMINISTIC_MESSAGE_IDS")]
+    deterministic_message_ids: bool,
+    /// `context.app.version` of every event.
+    #[arg(long, env = "APP_VERSION", default_value = "dev")]
+    app_version: String,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Cmd::Token { secret }) = cli.cmd {
+        println!("{}", hub::generate_token(&secret));
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let s = cli.serve;
+    let config = HubConfig {
+        label: s.label,
+        base_url: s.base_url,
+        secret: s.secret,
+        token: s.token,
+        actions: s.actions,
+        mapping: s.mapping,
+        allow_dataplane: s.allow_dataplane,
+        push_limit: s.push_limit,
+        keepalive: Duration::from_secs_f64(s.keepalive_secs.max(0.01)),
+        stream_timeout: Duration::from_millis(s.stream_timeout_ms),
+        send: SendConfig {
+            max_batch_bytes: s.batch_bytes,
+            max_in_flight: s.max_in_flight,
+            retries: s.retries,
+            retry_base: Duration::from_millis(s.retry_base_ms),
+            ..SendConfig::default()
+        },
+        deterministic_message_ids: s.deterministic_message_ids,
+        app_version: s.app_version,
+    };
+    let listener = tokio::net::TcpListener::bind((s.host.as_str(), s.port))
+        .await
+        .with_context(|| format!("binding {}:{}", s.host, s.port))?;
+    hub::run(listener, config, shutdown_signal()).await
+}

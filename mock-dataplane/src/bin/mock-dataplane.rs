@@ -1,1 +1,160 @@
-fn main() {}
+//! `mock-dataplane`: a RudderStack data plane (gateway) mock on the command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use mock_dataplane::{Config, Source, Storage};
+
+/// A high-fidelity RudderStack data plane mock: the gateway's /v1 API with the real answers,
+/// durable storage of every accepted event, an inspection API under /_mock/ and fault injection.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8081, env = "MOCK_DATAPLANE_PORT")]
+    port: u16,
+
+    /// Address to bind. Loopback by default so the mock is not exposed by accident.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+
+    /// Accept this write key; `KEY=NAME` also names the source. Repeatable. Without any key or
+    /// sources file, one demo source is created and its key printed.
+    #[arg(long = "write-key", value_name = "KEY[=NAME]")]
+    write_keys: Vec<String>,
+
+    /// A TOML or YAML file listing sources: `sources = [{write_key, id, name, enabled, category}]`.
+    /// `category = "webhook"` makes a webhook source (accepted only on /v1/webhook).
+    #[arg(long, value_name = "FILE")]
+    sources: Option<PathBuf>,
+
+    /// Store events durably in SQLite (WAL) in this directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "mock-dataplane-data",
+        conflicts_with = "in_memory"
+    )]
+    data_dir: PathBuf,
+
+    /// Keep events in memory only (lost on exit).
+    #[arg(long)]
+    in_memory: bool,
+
+    /// Commit with synchronous=NORMAL (survives a crash of the mock, not of the machine)
+    /// instead of FULL (fsync on every commit).
+    #[arg(long)]
+    no_fsync: bool,
+
+    /// Answer with the pre-1.46 capitalised texts (`OK`, `Invalid Write Key`, ...).
+    #[arg(long)]
+    legacy_responses: bool,
+
+    /// The 413 threshold in bytes, measured after gzip decoding (gateway default 4096000).
+    #[arg(long, value_name = "N", default_value_t = mock_dataplane::DEFAULT_MAX_REQUEST_BYTES)]
+    max_request_bytes: usize,
+
+    /// Fault rules active from start-up: a TOML, YAML or JSON file with `faults = [...]`
+    /// (same rule format as POST /_mock/faults).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "mock_dataplane=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+
+    let mut config = Config::default();
+    config.legacy_responses = cli.legacy_responses;
+    config.max_request_bytes = cli.max_request_bytes;
+    config.fsync = !cli.no_fsync;
+    config.storage = if cli.in_memory {
+        Storage::InMemory
+    } else {
+        Storage::Sqlite(cli.data_dir.clone())
+    };
+    for spec in &cli.write_keys {
+        let (key, name) = match spec.split_once('=') {
+            Some((k, n)) => (k, n),
+            None => (spec.as_str(), "mock source"),
+        };
+        config.add_source(Source::new(key, name))?;
+    }
+    if let Some(path) = &cli.sources {
+        config.load_sources_file(path)?;
+    }
+    if let Some(path) = &cli.faults {
+        config.load_faults_file(path)?;
+    }
+    if config.sources().is_empty() {
+        config.add_source(Source::new(demo_key(&config)?, "demo source"))?;
+    }
+
+    let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", cli.host, cli.port))?;
+    let addr = listener.local_addr()?;
+    println!("mock-dataplane listening on http://{addr}");
+    match &config.storage {
+        Storage::InMemory => println!("storage: in memory"),
+        Storage::Sqlite(dir) => println!("storage: SQLite in {}", dir.display()),
+    }
+    for s in config.sources() {
+        println!(
+            "accepting write key {} (source id {}, name {:?}{})",
+            s.write_key,
+            s.id,
+            s.name,
+            if s.enabled { "" } else { ", DISABLED" }
+        );
+    }
+    mock_dataplane::run(listener, config, shutdown_signal()).await
+}
+
+/// The demo key: generated once and kept in the data dir so restarts accept the same key.
+fn demo_key(config: &Config) -> anyhow::Result<String> {
+    let Storage::Sqlite(dir) = &config.storage else {
+        return Ok(mock_dataplane::generate_id());
+    };
+    let path = dir.join("demo-write-key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        let k = k.trim().to_owned();
+        if !k.is_empty() {
+            return Ok(k);
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key = mock_dataplane::generate_id();
+    std::fs::write(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,777 @@
+//! The RudderStack actions (`rudder_event`, `rudder_track`, `rudder_group`) and their pipeline:
+//! input chunks → incremental parser → mapping → byte-bounded batches → data plane, all while
+//! the rest of the Look is still arriving.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::Shared;
+use crate::actions::{
+    Action, ActionResponse, BoxFuture, Definition, ExecuteRequest, FormRequest, Param,
+};
+use crate::mapping::{AnonymousId, CallType, MapContext, MappingMode, Plan, RowError, RowShape};
+use crate::parse::{Format, Item, Parser, infer_json_fields};
+use crate::send::{Batcher, SendReport, Sender, batch_url, thousands};
+use crate::version::Version;
+
+/// The optional per-action param that overrides the hub's `--mapping`.
+pub const MAPPING_PARAM: &str = "rudder_mapping";
+
+const ICON_PNG: &[u8] = include_bytes!("../assets/rudderstack.png");
+
+/// Row errors listed in a RudderStack-mode message before it is cut short.
+const MAX_LISTED_ERRORS: usize = 100;
+
+struct Rudder {
+    call: CallType,
+    def: Definition,
+}
+
+/// The three actions in the observed list order.
+pub fn actions() -> Vec<Arc<dyn Action>> {
+    use base64::Engine;
+    let icon = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(ICON_PNG)
+    );
+    let params = vec![
+        Param {
+            description: "Looker source write key for Rudder.",
+            label: "Rudder Write Key",
+            name: "rudder_write_key",
+            required: true,
+            sensitive: true,
+        },
+        Param {
+            description: "Give your Rudder server URL",
+            label: "Rudder Data Plane URL",
+            name: "rudder_server_url",
+            required: true,
+            sensitive: false,
+        },
+        Param {
+            description: "Optional: \"rudderstack\" (events exactly as RudderStack's hosted hub \
+                          sends them, quirks included) or \"clean\" (values kept as they are). \
+                          Empty: the hub's default.",
+            label: "Mapping mode",
+            name: MAPPING_PARAM,
+            required: false,
+            sensitive: false,
+        },
+    ];
+    let any = json!(["email", "user_id", "rudder_anonymous_id"]);
+    let def = |name, label, description, min: Version, required_fields| Definition {
+        name,
+        label,
+        description,
+        params: params.clone(),
+        required_fields,
+        supported_action_types: vec!["query"],
+        min_looker_version: min,
+        uses_streaming: true,
+        formattings: vec!["unformatted"],
+        visualization_formattings: vec!["noapply"],
+        icon_data_uri: Some(icon.clone()),
+    };
+    vec![
+        Arc::new(Rudder {
+            call: CallType::Identify,
+            def: def(
+                "rudder_event",
+                "Rudder Identify",
+                "Add traits via identify to your Rudder users.",
+                Version::new(4, 20, 0),
+                json!([{"any_tag": any}]),
+            ),
+        }),
+        Arc::new(Rudder {
+            call: CallType::Group,
+            def: def(
+                "rudder_group",
+                "Rudder Group",
+                "Add traits and / or users to your Rudder groups.",
+                Version::new(5, 5, 0),
+                json!([{"tag": "rudder_group_id", "any_tag": any}]),
+            ),
+        }),
+        Arc::new(Rudder {
+            call: CallType::Track,
+            def: def(
+                "rudder_track",
+                "Rudder Track",
+                "Add traits via track to your Rudder users.",
+                Version::new(5, 5, 0),
+                json!([{"any_tag": any}]),
+            ),
+        }),
+    ]
+}
+
+impl Action for Rudder {
+    fn definition(&self) -> &Definition {
+        &self.def
+    }
+
+    fn supported_formats(&self, version: Option<&Version>) -> Vec<&'static str> {
+        if version.is_some_and(|v| *v >= Version::new(6, 2, 0)) {
+            vec!["json_detail_lite_stream"]
+        } else {
+            vec!["json_detail"]
+        }
+    }
+
+    fn has_form(&self) -> bool {
+        self.call == CallType::Track
+    }
+
+    fn form<'a>(&'a self, _req: &'a FormRequest) -> BoxFuture<'a, serde_json::Value> {
+        Box::pin(async {
+            json!({"fields": [{
+                "name": "event",
+                "label": "Event",
+                "description": "The name of the event you\u{2019}re tracking.",
+                "type": "string",
+                "required": true
+            }]})
+        })
+    }
+
+    fn execute(&self, req: ExecuteRequest, hub: Arc<Shared>) -> BoxFuture<'static, ActionResponse> {
+        Box::pin(run(self.call, req, hub))
+    }
+}
+
+/// Where the Look's bytes come from.
+enum Input {
+    /// A pushed attachment: the JSON text of `attachment.data` inside the body.
+    Pushed {
+        raw: Bytes,
+        pos: usize,
+        escaped: bool,
+    },
+    /// Already-decoded bytes (base64 attachments).
+    Decoded(Option<Vec<u8>>),
+    /// The download_url response.
+    Download(reqwest::Response),
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Input {
+    async fn open(req: &ExecuteRequest, hub: &Shared) -> Result<Input, String> {
+        if let Some(att) = &req.attachment {
+            let raw = req.body.slice(att.data.0..att.data.1);
+            let is_string = raw.first() == Some(&b'"');
+            if att.mimetype.ends_with(";base64") {
+                use base64::Engine;
+                if !is_string {
+                    return Err("attachment.data must be a base64 string".into());
+                }
+                let s: String = serde_json::from_slice(&raw)
+                    .map_err(|e| format!("attachment.data is not a valid JSON string: {e}"))?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(s.trim())
+                    .map_err(|e| format!("attachment.data is not valid base64: {e}"))?;
+                return Ok(Input::Decoded(Some(bytes)));
+            }
+            return Ok(Input::Pushed {
+                pos: usize::from(is_string),
+                escaped: is_string,
+                raw,
+            });
+        }
+        let url = req
+            .download_url
+            .as_deref()
+            .ok_or("A streaming action was sent incompatible data. The action must have a download url or an attachment.")?;
+        let resp = hub
+            .client
+            .get(url)
+            .timeout(hub.config.stream_timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                format!("There was an error with Action Hub calling back to Looker: {e}")
+            })?;
+        if resp.status() != reqwest::StatusCode::OK {
+            return Err(format!(
+                "There was an error with Action Hub calling back to Looker, status code: {}",
+                resp.status().as_u16()
+            ));
+        }
+        Ok(Input::Download(resp))
+    }
+
+    /// The next chunk of the document; `None` at the end.
+    async fn next(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
+        out.clear();
+        match self {
+            Input::Decoded(d) => match d.take() {
+                Some(b) => {
+                    *out = b;
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            Input::Pushed { raw, pos, escaped } => {
+                if !*escaped {
+                    if *pos >= raw.len() {
+                        return Ok(false);
+                    }
+                    let end = (*pos + CHUNK).min(raw.len());
+                    out.extend_from_slice(&raw[*pos..end]);
+                    *pos = end;
+                    return Ok(true);
+                }
+                // Unescape the JSON string's content piece by piece; the closing quote ends it.
+                let end_quote = raw.len() - 1;
+                if *pos >= end_quote {
+                    return Ok(false);
+                }
+                unescape_some(&raw[..end_quote], pos, out, CHUNK)?;
+                Ok(true)
+            }
+            Input::Download(resp) => loop {
+                match resp.chunk().await {
+                    Ok(Some(c)) if c.is_empty() => continue,
+                    Ok(Some(c)) => {
+                        out.extend_from_slice(&c);
+                        return Ok(true);
+                    }
+                    Ok(None) => return Ok(false),
+                    Err(e) => {
+                        return Err(format!(
+                            "the download from Looker failed while reading: {e}"
+                        ));
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Unescapes the content of a JSON string (`src[*pos..]`, without quotes) into `out` until about
+/// `max` bytes were written; escapes are handled whole, so chunks never split one.
+fn unescape_some(src: &[u8], pos: &mut usize, out: &mut Vec<u8>, max: usize) -> Result<(), String> {
+    let bad = |at: usize| format!("attachment.data is not a valid JSON string (byte {at})");
+    let mut i = *pos;
+    while i < src.len() && out.len() < max {
+        let run_end = memchr::memchr(b'\\', &src[i..]).map_or(src.len(), |k| i + k);
+        let take_end = run_end.min(i + (max - out.len()).max(1));
+        out.extend_from_slice(&src[i..take_end]);
+        i = take_end;
+        if i < run_end || i >= src.len() {
+            continue;
+        }
+        // src[i] == '\\'
+        let c = *src.get(i + 1).ok_or_else(|| bad(i))?;
+        i += 2;
+        match c {
+            b'"' => out.push(b'"'),
+            b'\\' => out.push(b'\\'),
+            b'/' => out.push(b'/'),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => {
+                let hex = |at: usize| -> Result<u32, String> {
+                    let h = src.get(at..at + 4).ok_or_else(|| bad(at))?;
+                    u32::from_str_radix(std::str::from_utf8(h).map_err(|_| bad(at))?, 16)
+                        .map_err(|_| bad(at))
+                };
+                let mut cp = hex(i)?;
+                i += 4;
+                if (0xD800..0xDC00).contains(&cp) && src.get(i..i + 2) == Some(b"\\u") {
+                    let lo = hex(i + 2)?;
+                    if (0xDC00..0xE000).contains(&lo) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        i += 6;
+                    }
+                }
+                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                let mut b = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+            }
+            _ => return Err(bad(i - 1)),
+        }
+    }
+    *pos = i;
+    Ok(())
+}
+
+/// Formats `originalTimestamp` at most once per millisecond.
+struct Clock {
+    ms: u128,
+    text: String,
+}
+
+impl Clock {
+    fn now(&mut self) -> &str {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        if ms != self.ms {
+            self.ms = ms;
+            self.text = crate::iso_now();
+        }
+        &self.text
+    }
+}
+
+/// A cheap per-execute generator of random v4 uuids for messageIds (uniqueness, not secrecy).
+struct Ids(u64);
+
+impl Ids {
+    fn next_u64(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uuid(&mut self) -> uuid::Uuid {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+}
+
+/// A deterministic messageId: md5(`<webhook id>:<row>`) as a version-3 uuid, so a re-sent
+/// schedule produces the same ids and can be deduplicated downstream.
+pub fn deterministic_message_id(webhook_id: &str, row: u64) -> uuid::Uuid {
+    use md5::Digest;
+    let mut h = md5::Md5::new();
+    h.update(webhook_id.as_bytes());
+    h.update(b":");
+    h.update(row.to_string().as_bytes());
+    let d: [u8; 16] = h.finalize().into();
+    uuid::Builder::from_md5_bytes(d).into_uuid()
+}
+
+fn iso_from_ran_at(s: &str) -> Option<String> {
+    let dt = chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S")
+                .map(|n| n.and_utc())
+        })
+        .ok()?;
+    Some(dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+async fn run(call: CallType, req: ExecuteRequest, hub: Arc<Shared>) -> ActionResponse {
+    let write_key = req
+        .params
+        .get("rudder_write_key")
+        .cloned()
+        .unwrap_or_default();
+    let server_url = req
+        .params
+        .get("rudder_server_url")
+        .cloned()
+        .unwrap_or_default();
+    let url = match batch_url(&server_url) {
+        Ok(u) => u,
+        Err(e) => return ActionResponse::failed(e),
+    };
+    if !hub.config.allow_dataplane.is_empty() {
+        let host = url.host_str().unwrap_or("");
+        let port = url.port_or_known_default();
+        let ok = hub.config.allow_dataplane.iter().any(|a| {
+            let (h, p) = match a.rsplit_once(':') {
+                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h, p.parse().ok()),
+                _ => (a.as_str(), None),
+            };
+            h.eq_ignore_ascii_case(host) && (p.is_none() || p == port)
+        });
+        if !ok {
+            return ActionResponse::failed(format!(
+                "Rudder Data Plane URL host {host:?} is not allowed by this hub (--allow-dataplane)"
+            ));
+        }
+    }
+    let mode = match req
+        .params
+        .get(MAPPING_PARAM)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        Some(m) => match m.parse::<MappingMode>() {
+            Ok(m) => m,
+            Err(e) => return ActionResponse::failed(format!("{MAPPING_PARAM}: {e}")),
+        },
+        None => hub.config.mapping,
+    };
+    let mut input = match Input::open(&req, &hub).await {
+        Ok(i) => i,
+        Err(e) => return ActionResponse::failed(e),
+    };
+    let sender = Sender::new(hub.client.clone(), url, &write_key, hub.config.send.clone());
+    let pipeline = Pipeline {
+        call,
+        mode,
+        hub: &hub,
+        req: &req,
+    };
+    pipeline.drive(&mut input, sender).await
+}
+
+struct Pipeline<'a> {
+    call: CallType,
+    mode: MappingMode,
+    hub: &'a Shared,
+    req: &'a ExecuteRequest,
+}
+
+struct Outcome {
+    rows: u64,
+    made: u64,
+    rejected: Vec<(u64, String)>,
+    rejected_count: u64,
+    abort: Option<String>,
+    report: SendReport,
+}
+
+impl Pipeline<'_> {
+    async fn drive(&self, input: &mut Input, mut sender: Sender) -> ActionResponse {
+        let start_ts = crate::iso_now();
+        let mut timestamp = start_ts.clone();
+        let event = self.req.form_params.get("event").map(String::as_str);
+        let mut clock = Clock {
+            ms: 0,
+            text: String::new(),
+        };
+        let mut ids = Ids(uuid::Uuid::new_v4().as_u64_pair().0);
+        let deterministic = self
+            .hub
+            .config
+            .deterministic_message_ids
+            .then_some(self.req.webhook_id.as_deref())
+            .flatten();
+        let version_format = if self
+            .req
+            .looker_version
+            .as_ref()
+            .is_some_and(|v| *v >= Version::new(6, 2, 0))
+        {
+            Format::JsonDetailLiteStream
+        } else {
+            Format::JsonDetail
+        };
+        let base_ctx = MapContext {
+            call: self.call,
+            mode: self.mode,
+            hidden_fields: &self.req.hidden_fields,
+            event,
+            timestamp: "",
+            original_timestamp: "",
+            sent_at: "0000-00-00T00:00:00.000Z",
+            message_id: "",
+            anonymous_id: AnonymousId::Random,
+            app_version: &self.hub.config.app_version,
+            library_name: crate::LIBRARY_NAME,
+            library_version: crate::LIBRARY_VERSION,
+        };
+
+        let mut out = Outcome {
+            rows: 0,
+            made: 0,
+            rejected: Vec::new(),
+            rejected_count: 0,
+            abort: None,
+            report: SendReport::default(),
+        };
+        let mut parser: Option<Parser> = None;
+        let mut plan: Option<Plan> = None;
+        let mut batcher = Batcher::new(self.hub.config.send.max_batch_bytes);
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut event_buf: Vec<u8> = Vec::with_capacity(1024);
+        let mut msg_buf = uuid::Uuid::encode_buffer();
+        let mut ended = false;
+
+        'outer: loop {
+            if !ended {
+                match input.next(&mut chunk).await {
+                    Ok(true) => {}
+                    Ok(false) => ended = true,
+                    Err(e) => {
+                        out.abort = Some(e);
+                        break;
+                    }
+                }
+            }
+            let p = match &mut parser {
+                Some(p) => p,
+                None => {
+                    let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) else {
+                        if ended {
+                            out.abort =
+                                Some(format!("the {} document is empty", version_format.as_str()));
+                            break;
+                        }
+                        continue;
+                    };
+                    let f = if first == b'[' {
+                        Format::Json
+                    } else {
+                        version_format
+                    };
+                    parser.insert(Parser::new(f))
+                }
+            };
+            if ended {
+                p.feed(&chunk);
+                chunk.clear();
+                p.finish_input();
+            } else {
+                p.feed(&chunk);
+            }
+            let format = p.format();
+            loop {
+                let item = match p.next_item() {
+                    Ok(Some(i)) => i,
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.abort = Some(e.message);
+                        break 'outer;
+                    }
+                };
+                match item {
+                    Item::Fields(fields) => match Plan::new(&fields, &base_ctx, RowShape::Cells) {
+                        Ok(pl) => {
+                            if let Some(e) = self.precheck(&pl) {
+                                out.abort = Some(e);
+                                break 'outer;
+                            }
+                            plan = Some(pl);
+                        }
+                        Err(e) => {
+                            out.abort = Some(e.to_string());
+                            break 'outer;
+                        }
+                    },
+                    Item::RanAt(r) => {
+                        if out.rows == 0
+                            && let Some(ts) = r.as_deref().and_then(iso_from_ran_at)
+                        {
+                            timestamp = ts;
+                        }
+                    }
+                    Item::Row(row) => {
+                        out.rows += 1;
+                        let n = out.rows;
+                        if plan.is_none() {
+                            if format == Format::Json {
+                                let fields = match infer_json_fields(row) {
+                                    Ok(f) => f,
+                                    Err(e) => {
+                                        out.abort = Some(e.message);
+                                        break 'outer;
+                                    }
+                                };
+                                match Plan::new(&fields, &base_ctx, RowShape::Flat) {
+                                    Ok(pl) => plan = Some(pl),
+                                    Err(e) => {
+                                        out.abort = Some(e.to_string());
+                                        break 'outer;
+                                    }
+                                }
+                            } else {
+                                out.abort = Some(format!(
+                                    "{} (row {n} arrived before `fields`: the hub needs the field metadata before the first row)",
+                                    crate::mapping::NO_ID_FIELD
+                                ));
+                                break 'outer;
+                            }
+                        }
+                        let pl = plan.as_ref().expect("set above");
+                        let message_id = match deterministic {
+                            Some(w) => deterministic_message_id(w, n),
+                            None => ids.uuid(),
+                        };
+                        let ctx = MapContext {
+                            timestamp: &timestamp,
+                            original_timestamp: clock.now(),
+                            message_id: message_id.hyphenated().encode_lower(&mut msg_buf),
+                            ..base_ctx
+                        };
+                        event_buf.clear();
+                        match pl.map_row(row, &ctx, &mut event_buf) {
+                            Ok(m) => {
+                                if !Batcher::fits_alone(event_buf.len()) {
+                                    out.rejected_count += 1;
+                                    if out.rejected.len() < MAX_LISTED_ERRORS {
+                                        out.rejected.push((n, format!(
+                                            "the event is {} bytes, above the data plane's 4,096,000-byte request limit",
+                                            thousands(event_buf.len() as u64)
+                                        )));
+                                    }
+                                    continue;
+                                }
+                                if !batcher.fits(event_buf.len())
+                                    && let Some(b) = batcher.take()
+                                {
+                                    sender.send(b).await;
+                                    if sender.fatal().is_some() {
+                                        break 'outer;
+                                    }
+                                }
+                                batcher.push(&event_buf, m.sent_at);
+                                out.made += 1;
+                            }
+                            Err(RowError::Rejected(msg)) => {
+                                out.rejected_count += 1;
+                                if out.rejected.len() < MAX_LISTED_ERRORS {
+                                    out.rejected.push((n, msg));
+                                }
+                            }
+                            Err(e) => {
+                                out.abort = Some(format!("{e} (row {n})"));
+                                break 'outer;
+                            }
+                        }
+                    }
+                }
+            }
+            if ended {
+                if let Err(e) = p.finish() {
+                    out.abort = Some(e.message);
+                }
+                break;
+            }
+        }
+        if out.abort.is_none()
+            && let Some(p) = &parser
+            && p.rows() == 0
+            && plan.is_none()
+            && p.format() != Format::Json
+        {
+            // A document without `fields`: the real hub fails on its id check.
+            out.abort = Some(crate::mapping::NO_ID_FIELD.to_owned());
+        }
+        if sender.fatal().is_none()
+            && let Some(b) = batcher.take()
+        {
+            sender.send(b).await;
+        }
+        out.report = sender.finish().await;
+        self.answer(out)
+    }
+
+    /// Failures known as soon as the fields are: clean mode refuses a group call without a group
+    /// field, and a track call without an event, up front instead of once per row.
+    fn precheck(&self, plan: &Plan) -> Option<String> {
+        if self.mode != MappingMode::Clean {
+            return None;
+        }
+        if self.call == CallType::Group && !plan.has_group_field() {
+            return Some("Query requires a field tagged rudder_group_id for a group call.".into());
+        }
+        if self.call == CallType::Track
+            && self
+                .req
+                .form_params
+                .get("event")
+                .is_none_or(|e| e.is_empty())
+        {
+            return Some("You must pass an \"event\" (the form's Event field is empty).".into());
+        }
+        None
+    }
+
+    fn answer(&self, o: Outcome) -> ActionResponse {
+        let r = &o.report;
+        let kind = self.call.as_str();
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(f) = r.failures.iter().find(|f| !f.retried) {
+            if r.delivered == 0 {
+                parts.push(format!("{} from data plane", f.text));
+            } else {
+                parts.push(format!(
+                    "{} from data plane after {} events were delivered; the rest of the Look was not sent",
+                    f.text,
+                    thousands(r.delivered)
+                ));
+            }
+        } else if let Some(f) = r.failures.first() {
+            parts.push(format!(
+                "{} of {} events not delivered after {} retries: {}",
+                thousands(r.failed()),
+                thousands(o.made),
+                self.hub.config.send.retries,
+                f.text
+            ));
+        }
+        if let Some(a) = &o.abort {
+            if o.made > 0 && r.failures.is_empty() {
+                parts.push(format!(
+                    "{a}; {} {kind} events from earlier rows were delivered",
+                    thousands(r.delivered)
+                ));
+            } else {
+                parts.push(a.clone());
+            }
+        }
+        if o.rejected_count > 0 {
+            let listed = o.rejected.len() as u64;
+            let more = o.rejected_count - listed;
+            let msg = match self.mode {
+                MappingMode::RudderStack => {
+                    let mut s = o
+                        .rejected
+                        .iter()
+                        .map(|(_, m)| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if more > 0 {
+                        s.push_str(&format!(", … and {} more row errors", thousands(more)));
+                    }
+                    s
+                }
+                MappingMode::Clean => {
+                    let mut s = format!(
+                        "{} of {} rows rejected: {}",
+                        thousands(o.rejected_count),
+                        thousands(o.rows),
+                        o.rejected
+                            .iter()
+                            .take(10)
+                            .map(|(n, m)| format!("row {n}: {m}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                    if o.rejected_count > 10 {
+                        s.push_str("; …");
+                    }
+                    s.push_str(&format!(
+                        "; {} {kind} events delivered",
+                        thousands(r.delivered)
+                    ));
+                    s
+                }
+            };
+            parts.push(msg);
+        }
+        if parts.is_empty() {
+            if o.rows == 0 {
+                ActionResponse::ok("The Look has no rows: nothing was sent.")
+            } else {
+                ActionResponse::ok(format!(
+                    "{} rows sent as {} {kind} events, all acknowledged by the data plane.",
+                    thousands(o.rows),
+                    thousands(r.delivered)
+                ))
+            }
+        } else {
+            ActionResponse::failed(parts.join("; "))
+        }
+    }
+}

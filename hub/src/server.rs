@@ -1,0 +1,585 @@
+//! The Looker Action API routes, with the official hub's statuses and error texts.
+
+// Handlers answer early with a ready `Response`; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use tracing::Instrument;
+
+use crate::Shared;
+use crate::actions::{ActionResponse, Attachment, ExecuteRequest, FormRequest, action_json};
+use crate::version::Version;
+
+type AppState = Arc<Shared>;
+
+/// The router of a hub.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(index).post(list))
+        .route("/status", get(status))
+        .route("/actions/{id}", post(one_action))
+        .route("/actions/{id}/execute", post(execute))
+        .route("/actions/{id}/form", post(form))
+        .route("/actions/{id}/oauth", get(oauth))
+        .route("/actions/{id}/oauth_check", get(oauth_check))
+        .route("/actions/{id}/oauth_redirect", get(oauth_redirect))
+        .route("/actions/{id}/oauth_token", post(oauth_token))
+        .layer(axum::middleware::from_fn(request_span))
+        .with_state(shared)
+}
+
+/// Every log line of a request carries its `X-Looker-Webhook-Id`.
+async fn request_span(req: Request, next: axum::middleware::Next) -> Response {
+    let webhook = req
+        .headers()
+        .get("x-looker-webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        webhook_id = %webhook,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    async move {
+        let resp = next.run(req).await;
+        tracing::info!(status = resp.status().as_u16(), "answered");
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+fn json_error(status: StatusCode, error: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"success": false, "error": error})),
+    )
+        .into_response()
+}
+
+fn forbidden() -> Response {
+    json_error(StatusCode::FORBIDDEN, "Invalid 'Authorization' header.")
+}
+
+fn not_found_action() -> Response {
+    json_error(StatusCode::NOT_FOUND, "No action found.")
+}
+
+fn express_html(status: StatusCode, text: &str) -> Response {
+    let esc = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n<body>\n<pre>{esc}</pre>\n</body>\n</html>\n"
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn authorized(headers: &HeaderMap, s: &Shared) -> bool {
+    let Some(h) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(key) = crate::auth::key_from_header(h) else {
+        return false;
+    };
+    crate::auth::key_is_valid(key, s.config.secret.as_deref(), s.config.token.as_deref())
+}
+
+fn looker_version(headers: &HeaderMap) -> Option<Version> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Version::from_user_agent)
+}
+
+async fn index(State(s): State<AppState>) -> Html<String> {
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let items: String = s
+        .registry
+        .all()
+        .iter()
+        .map(|a| {
+            let d = a.definition();
+            format!(
+                "<li><b>{}</b> (<code>{}</code>): {}</li>\n",
+                esc(d.label),
+                esc(d.name),
+                esc(d.description)
+            )
+        })
+        .collect();
+    Html(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{label}</title></head>\n<body>\n\
+         <h1>{label}</h1>\n<p>A Looker Action Hub (the Looker Action API) whose RudderStack actions turn each row of a \
+         Look into an event sent to a RudderStack data plane (<code>/v1/batch</code>). Add <code>{base}</code> as an \
+         Action Hub in Looker, with an authorization token from <code>action-hub token</code>.</p>\n\
+         <h2>Actions</h2>\n<ul>\n{items}</ul>\n</body>\n</html>\n",
+        label = esc(&s.config.label),
+        base = esc(&s.base_url),
+    ))
+}
+
+async fn status(State(s): State<AppState>) -> Response {
+    axum::Json(json!({
+        "app": "action-hub",
+        "version": crate::LIBRARY_VERSION,
+        "label": s.config.label,
+        "actions": s.registry.all().iter().map(|a| a.definition().name).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorized(&headers, &s) {
+        return forbidden();
+    }
+    let v = looker_version(&headers);
+    let integrations: Vec<Value> = s
+        .registry
+        .listed(v.as_ref())
+        .into_iter()
+        .map(|a| action_json(a.as_ref(), &s.base_url, v.as_ref()))
+        .collect();
+    axum::Json(json!({"integrations": integrations, "label": s.config.label})).into_response()
+}
+
+async fn one_action(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&headers, &s) {
+        return forbidden();
+    }
+    let v = looker_version(&headers);
+    match s.registry.find(&id, v.as_ref()) {
+        Some(a) => axum::Json(action_json(a.as_ref(), &s.base_url, v.as_ref())).into_response(),
+        None => not_found_action(),
+    }
+}
+
+/// Reads a body up to the push limit; above it, Express's 413 page.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, Response> {
+    let too_large = || {
+        express_html(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeError: request entity too large",
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err(express_html(
+            StatusCode::BAD_REQUEST,
+            &format!("BadRequestError: request aborted ({e})"),
+        )),
+    }
+}
+
+fn deserialize_some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+struct ExecBody<'a> {
+    #[serde(rename = "type", default, deserialize_with = "deserialize_some")]
+    kind: Option<Value>,
+    #[serde(default)]
+    scheduled_plan: Option<Value>,
+    #[serde(default, borrow)]
+    attachment: Option<AttachmentBody<'a>>,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    form_params: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct AttachmentBody<'a> {
+    #[serde(default)]
+    mimetype: Option<String>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+fn strings(v: Option<&Value>) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    if let Some(Value::Object(o)) = v {
+        for (k, v) in o {
+            match v {
+                Value::String(s) => {
+                    m.insert(k.clone(), s.clone());
+                }
+                Value::Number(n) => {
+                    m.insert(k.clone(), n.to_string());
+                }
+                Value::Bool(b) => {
+                    m.insert(k.clone(), b.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    m
+}
+
+fn parse_json_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        express_html(
+            StatusCode::BAD_REQUEST,
+            &format!("SyntaxError: the request body is not valid JSON: {e}"),
+        )
+    })
+}
+
+async fn execute(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !authorized(&headers, &s) {
+        return forbidden();
+    }
+    let version = looker_version(&headers);
+    let Some(action) = s.registry.find(&id, version.as_ref()).cloned() else {
+        return not_found_action();
+    };
+    let bytes = match read_body(body, &headers, s.config.push_limit).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req = {
+        let parsed: ExecBody<'_> = if bytes.iter().all(u8::is_ascii_whitespace) {
+            ExecBody {
+                kind: None,
+                scheduled_plan: None,
+                attachment: None,
+                data: None,
+                form_params: None,
+            }
+        } else {
+            match parse_json_body(&bytes) {
+                Ok(p) => p,
+                Err(r) => return r,
+            }
+        };
+        let def = action.definition();
+        let types = def
+            .supported_action_types
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let kind = match &parsed.kind {
+            None => {
+                return json_error(
+                    StatusCode::NOT_FOUND,
+                    &format!("No request type specified. The request must be of type: {types}."),
+                );
+            }
+            Some(Value::Null) => {
+                return json_error(StatusCode::NOT_FOUND, "Action did not specify a \"type\".");
+            }
+            Some(k) => {
+                let k = k.as_str().map_or_else(|| k.to_string(), str::to_owned);
+                if !def.supported_action_types.contains(&k.as_str()) {
+                    return json_error(
+                        StatusCode::NOT_FOUND,
+                        &format!(
+                            "This action does not support requests of type \"{k}\". The request must be of type: {types}."
+                        ),
+                    );
+                }
+                k
+            }
+        };
+        let plan = parsed.scheduled_plan.as_ref();
+        let download_url = plan
+            .and_then(|p| p.get("download_url"))
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned);
+        let hidden_fields = plan
+            .and_then(|p| p.pointer("/query/vis_config/hidden_fields"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let attachment = parsed.attachment.as_ref().and_then(|a| {
+            let d = a.data.filter(|d| d.get() != "null")?;
+            let start = d.get().as_ptr() as usize - bytes.as_ptr() as usize;
+            Some(Attachment {
+                mimetype: a.mimetype.clone().unwrap_or_default(),
+                data: (start, start + d.get().len()),
+            })
+        });
+        if def.uses_streaming && attachment.is_none() && download_url.is_none() {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                "A streaming action was sent incompatible data. The action must have a download url or an attachment.",
+            );
+        }
+        let params = strings(parsed.data.as_ref());
+        if let Some(p) = def
+            .params
+            .iter()
+            .find(|p| p.required && params.get(p.name).is_none_or(|v| v.is_empty()))
+        {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "Required setting \"{}\" not specified in action settings.",
+                    p.label
+                ),
+            );
+        }
+        ExecuteRequest {
+            kind,
+            params,
+            form_params: strings(parsed.form_params.as_ref()),
+            hidden_fields,
+            download_url,
+            attachment,
+            looker_version: version,
+            webhook_id: headers
+                .get("x-looker-webhook-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: bytes.clone(),
+        }
+    };
+    tracing::info!(action = %id, "executing");
+    let fut = action.execute(req, s.clone());
+    keepalive_json(
+        async move {
+            let r: ActionResponse = fut.await;
+            tracing::info!(success = r.success, message = ?r.message, "executed");
+            r.to_json()
+        },
+        s.config.keepalive,
+    )
+}
+
+/// 200 at once, a `\n` every `interval` while `fut` runs, then its JSON (the official hub's
+/// jsonKeepAlive, so proxies and NATs keep long executes alive).
+fn keepalive_json(
+    fut: impl std::future::Future<Output = Value> + Send + 'static,
+    interval: Duration,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    tokio::spawn(
+        async move {
+            let mut fut = std::pin::pin!(fut);
+            let interval = interval.max(Duration::from_millis(10));
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            loop {
+                tokio::select! {
+                    v = &mut fut => {
+                        let _ = tx.send(Bytes::from(v.to_string())).await;
+                        break;
+                    }
+                    _ = tick.tick() => {
+                        // A vanished client does not stop the action: its events still go out.
+                        let _ = tx.send(Bytes::from_static(b"\n")).await;
+                    }
+                }
+            }
+        }
+        .in_current_span(),
+    );
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn form(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !authorized(&headers, &s) {
+        return forbidden();
+    }
+    let version = looker_version(&headers);
+    let Some(action) = s.registry.find(&id, version.as_ref()).cloned() else {
+        return not_found_action();
+    };
+    let bytes = match read_body(body, &headers, s.config.push_limit).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let v: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match parse_json_body(&bytes) {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+    let req = FormRequest {
+        params: strings(v.get("data")),
+        form_params: strings(v.get("form_params")),
+        looker_version: version,
+    };
+    if !action.has_form() {
+        return json_error(StatusCode::NOT_FOUND, "No form defined for action.");
+    }
+    let def = action.definition();
+    if let Some(p) = def
+        .params
+        .iter()
+        .find(|p| p.required && req.params.get(p.name).is_none_or(|v| v.is_empty()))
+    {
+        return axum::Json(json!({
+            "error": format!("Required setting \"{}\" not specified in action settings.", p.label)
+        }))
+        .into_response();
+    }
+    keepalive_json(async move { action.form(&req).await }, s.config.keepalive)
+}
+
+fn no_oauth() -> Response {
+    json_error(StatusCode::NOT_FOUND, "Action does not support OAuth.")
+}
+
+async fn oauth(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(a) = s.registry.find(&id, None).cloned() else {
+        return not_found_action();
+    };
+    let Some(o) = a.oauth() else {
+        return no_oauth();
+    };
+    let redirect = format!("{}/actions/{id}/oauth_redirect", s.base_url);
+    match o
+        .oauth_url(&redirect, q.get("state").map_or("", String::as_str))
+        .await
+    {
+        Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+async fn oauth_check(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&headers, &s) {
+        return forbidden();
+    }
+    let Some(a) = s.registry.find(&id, None).cloned() else {
+        return not_found_action();
+    };
+    let Some(o) = a.oauth() else {
+        return no_oauth();
+    };
+    let req = FormRequest {
+        params: HashMap::new(),
+        form_params: HashMap::new(),
+        looker_version: looker_version(&headers),
+    };
+    axum::Json(Value::Bool(o.oauth_check(&req).await)).into_response()
+}
+
+async fn oauth_redirect(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(a) = s.registry.find(&id, None).cloned() else {
+        return not_found_action();
+    };
+    let Some(o) = a.oauth() else {
+        return no_oauth();
+    };
+    let redirect = format!("{}/actions/{id}/oauth_redirect", s.base_url);
+    match o.oauth_redirect(&q, &redirect).await {
+        Ok(None) => Html("<html><body><script>window.close()</script>Login successful. You can close this window.</body></html>").into_response(),
+        Ok(Some(url)) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+async fn oauth_token(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !authorized(&headers, &s) {
+        return forbidden();
+    }
+    let Some(a) = s.registry.find(&id, None).cloned() else {
+        return not_found_action();
+    };
+    let Some(o) = a.oauth().filter(|o| o.v2()) else {
+        return no_oauth();
+    };
+    let bytes = match read_body(body, &headers, 1 << 20).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Object(Map::new()));
+    match o.oauth_token(&v).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}

@@ -1,0 +1,13 @@
+//! The hub's one integration-test binary. Modules by concern:
+//! - `mapping`: every quirk of the RudderStack mode next to the clean mode, and the fixture batch.
+//! - `parse`: the incremental json_detail / lite_stream / json parsers.
+//! - `server`: routes, auth, versions, error answers, keep-alive.
+//! - `actions`: the official test suites' cases (spec §7) against a data plane, exact events.
+//! - `helpers`: spawns a hub and a recording data plane.
+
+mod actions;
+mod helpers;
+mod mapping;
+mod parse;
+mod sending;
+mod server;

@@ -1,0 +1,662 @@
+//! The gateway's request pipeline on raw bytes: Basic auth, gzip bodies, JSON validation, the
+//! per-event checks and the enrichment rudder-server applies before storing (gw `handle.go`).
+//!
+//! This is the hot path (per event), so events are never turned into `serde_json::Value` unless
+//! the gateway would rewrite a key in place: each event stays a borrowed `RawValue`, a small
+//! borrowed struct reads the id fields, and the enrichment keys are spliced into the raw text
+//! before its closing brace (which is where Go's `sjson.SetBytes` appends new keys).
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+use crate::response::Reject;
+
+/// Which route family a request came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `{"batch":[...]}`: `/v1/batch`, `/v1/import`, `/beacon/v1/batch`, pixel.
+    Batch,
+    /// A single event object; the gateway forces `type` to this value and wraps it in a batch.
+    Single(&'static str),
+}
+
+/// An event ready to store: its final JSON text plus the fields the inspection API filters on.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub json: String,
+    pub r#type: String,
+    pub user_id: String,
+    pub anonymous_id: String,
+    pub event: String,
+    pub message_id: String,
+}
+
+/// Per-request values the enrichment writes into every event.
+pub struct EnrichCtx<'a> {
+    /// `receivedAt`, already formatted like Go's `2006-01-02T15:04:05.000Z07:00` in UTC.
+    pub received_at: &'a str,
+    /// First `X-Forwarded-For` hop or the peer address.
+    pub request_ip: &'a str,
+}
+
+/// The outcome of a rejected body: the gateway's reason and a detail naming what was wrong.
+#[derive(Debug)]
+pub struct Rejection {
+    pub reason: Reject,
+    pub detail: String,
+}
+
+fn reject(reason: Reject, detail: impl Into<String>) -> Rejection {
+    Rejection {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// Go's `r.BasicAuth()` followed by the gateway's "username must not be empty" rule.
+/// Returns the write key (username); the password is ignored.
+pub fn basic_auth_user(header: Option<&[u8]>) -> Option<String> {
+    let header = header?;
+    const PREFIX: &[u8] = b"Basic ";
+    if header.len() < PREFIX.len() || !header[..PREFIX.len()].eq_ignore_ascii_case(PREFIX) {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&header[PREFIX.len()..])
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, _password) = decoded.split_once(':')?;
+    if user.is_empty() {
+        return None;
+    }
+    Some(user.to_owned())
+}
+
+/// The request IP as rudder-go-kit's `GetRequestIP`: first `X-Forwarded-For` entry with spaces
+/// removed, else the peer's host.
+pub fn request_ip(forwarded_for: Option<&str>, peer_host: &str) -> String {
+    if let Some(xff) = forwarded_for {
+        let first: String = xff
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| *c != ' ')
+            .collect();
+        if !first.is_empty() {
+            return first;
+        }
+    }
+    peer_host.to_owned()
+}
+
+/// Why a body could not be turned into bytes.
+#[derive(Debug)]
+pub enum BodyError {
+    /// More than the read cap (after decompression).
+    TooLarge,
+    /// The gzip stream is corrupt or truncated.
+    Corrupt(String),
+}
+
+/// Decompresses a gzip body (multi-member, like Go's `gzip.Reader`), reading at most `cap`
+/// bytes so a gzip bomb cannot exhaust memory.
+pub fn gunzip_capped(body: &[u8], cap: usize) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(cap));
+    let mut decoder = flate2::read::MultiGzDecoder::new(body).take(cap as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| BodyError::Corrupt(format!("gzip body: {e}")))?;
+    if out.len() > cap {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// The result of validating and enriching a body.
+pub struct Prepared {
+    pub events: Vec<NewEvent>,
+    /// The size the gateway compares against the maximum request size.
+    pub measured_len: usize,
+    /// Body-level `sentAt` / `timestamp` next to `batch` (SDKs send them; the gateway does not
+    /// store them, the journal records them).
+    pub body_sent_at: Option<String>,
+    pub body_timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BatchBody<'a> {
+    #[serde(borrow, default)]
+    batch: BatchField<'a>,
+    #[serde(rename = "sentAt", borrow, default, deserialize_with = "present_raw")]
+    sent_at: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present_raw")]
+    timestamp: Option<&'a RawValue>,
+}
+
+/// The id fields of one event, borrowed. `deserialize_with` makes a JSON `null` count as present
+/// (Go's `gjson.Exists`), which plain `Option` would turn into `None`.
+#[derive(Deserialize, Default)]
+struct EventFields<'a> {
+    #[serde(rename = "userId", borrow, default, deserialize_with = "present_raw")]
+    user_id: Option<&'a RawValue>,
+    #[serde(
+        rename = "anonymousId",
+        borrow,
+        default,
+        deserialize_with = "present_raw"
+    )]
+    anonymous_id: Option<&'a RawValue>,
+    #[serde(
+        rename = "messageId",
+        borrow,
+        default,
+        deserialize_with = "present_raw"
+    )]
+    message_id: Option<&'a RawValue>,
+    #[serde(rename = "type", borrow, default, deserialize_with = "present_raw")]
+    r#type: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present_raw")]
+    event: Option<&'a RawValue>,
+    #[serde(rename = "rudderId", borrow, default, deserialize_with = "present_raw")]
+    rudder_id: Option<&'a RawValue>,
+    #[serde(
+        rename = "receivedAt",
+        borrow,
+        default,
+        deserialize_with = "present_raw"
+    )]
+    received_at: Option<&'a RawValue>,
+    #[serde(
+        rename = "request_ip",
+        borrow,
+        default,
+        deserialize_with = "present_raw"
+    )]
+    request_ip: Option<&'a RawValue>,
+}
+
+/// The `batch` value, read in the same pass as the body: an array's items stay borrowed raw
+/// text (one walk over the events instead of re-parsing the array).
+#[derive(Default)]
+enum BatchField<'a> {
+    /// Absent or `null`: zero events.
+    #[default]
+    Missing,
+    Items(Vec<&'a RawValue>),
+    /// Any other value: gjson's `.Array()` makes it a one-element array; re-read as raw text.
+    Single,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for BatchField<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = BatchField<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(BatchField::Items(items))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(BatchField::Missing)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(BatchField::Missing)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(BatchField::Single)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The rare shape `{"batch": <non-array>}`: the value as raw text.
+#[derive(Deserialize)]
+struct BatchRaw<'a> {
+    #[serde(borrow)]
+    batch: &'a RawValue,
+}
+
+fn present_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
+}
+
+/// Go's stringification of an id: strings as-is, `null` as "", anything else as its JSON text.
+fn stringify(raw: Option<&RawValue>) -> Cow<'_, str> {
+    let Some(raw) = raw else {
+        return Cow::Borrowed("");
+    };
+    let text = raw.get();
+    if text.starts_with('"') {
+        serde_json::from_str::<Cow<str>>(text).unwrap_or(Cow::Borrowed(""))
+    } else if text == "null" {
+        Cow::Borrowed("")
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// rudder-go-kit `GetMD5UUID`: MD5 of the text, with UUID version 4 and the RFC 4122 variant.
+pub fn md5_uuid(text: &str) -> uuid::Uuid {
+    let mut bytes: [u8; 16] = Md5::digest(text.as_bytes()).into();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes)
+}
+
+/// Validates and enriches a (decompressed) body in the gateway's order: valid JSON, then per
+/// event "is an object" and "has an id". Rate limit, size and emptiness are checked by the
+/// caller on the result, because their order relative to these checks matters.
+pub fn prepare(body: &[u8], kind: Kind, ctx: &EnrichCtx<'_>) -> Result<Prepared, Rejection> {
+    // Go's gjson validator accepts only UTF-8 documents here in practice; a non-UTF-8 body is
+    // reported as invalid JSON with the offending byte offset.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        reject(
+            Reject::InvalidJson,
+            format!("body is not UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })?;
+    match kind {
+        Kind::Batch => prepare_batch(text, ctx),
+        Kind::Single(call_type) => prepare_single(text, call_type, ctx),
+    }
+}
+
+fn first_non_ws(text: &str) -> Option<u8> {
+    text.bytes().find(|b| !b.is_ascii_whitespace())
+}
+
+fn prepare_batch(text: &str, ctx: &EnrichCtx<'_>) -> Result<Prepared, Rejection> {
+    let mut body_sent_at = None;
+    let mut body_timestamp = None;
+    let items: Vec<&RawValue> = if first_non_ws(text) == Some(b'{') {
+        let body: BatchBody<'_> = serde_json::from_str(text)
+            .map_err(|e| reject(Reject::InvalidJson, format!("body: {e}")))?;
+        body_sent_at = body.sent_at.map(|r| stringify(Some(r)).into_owned());
+        body_timestamp = body.timestamp.map(|r| stringify(Some(r)).into_owned());
+        match body.batch {
+            BatchField::Missing => Vec::new(),
+            BatchField::Items(items) => items,
+            // gjson's `.Array()` of a non-array value is a one-element array.
+            BatchField::Single => {
+                let raw: BatchRaw<'_> = serde_json::from_str(text)
+                    .map_err(|e| reject(Reject::InvalidJson, format!("body: {e}")))?;
+                vec![raw.batch]
+            }
+        }
+    } else {
+        // Valid JSON that is not an object has no `batch`: zero events.
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map_err(|e| reject(Reject::InvalidJson, format!("body: {e}")))?;
+        Vec::new()
+    };
+    let mut events = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        events.push(enrich(item.get(), None, index, ctx)?);
+    }
+    Ok(Prepared {
+        events,
+        measured_len: text.len(),
+        body_sent_at,
+        body_timestamp,
+    })
+}
+
+fn prepare_single(
+    text: &str,
+    call_type: &'static str,
+    ctx: &EnrichCtx<'_>,
+) -> Result<Prepared, Rejection> {
+    let raw: &RawValue = serde_json::from_str(text)
+        .map_err(|e| reject(Reject::InvalidJson, format!("body: {e}")))?;
+    let event = enrich(raw.get(), Some(call_type), 0, ctx)?;
+    // The gateway measures the body after setting `type` and wrapping it in {"batch":[...]};
+    // the enrichment keys are not part of that size.
+    let typed_len = with_type(raw.get(), call_type).len();
+    Ok(Prepared {
+        events: vec![event],
+        measured_len: typed_len + r#"{"batch":[]}"#.len(),
+        body_sent_at: None,
+        body_timestamp: None,
+    })
+}
+
+/// The event text after `sjson.SetBytes(body, "type", t)`.
+fn with_type(text: &str, call_type: &str) -> String {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+        Ok(mut map) => {
+            map.insert(
+                "type".to_owned(),
+                serde_json::Value::String(call_type.to_owned()),
+            );
+            serde_json::to_string(&map).unwrap_or_default()
+        }
+        Err(_) => text.to_owned(),
+    }
+}
+
+fn enrich(
+    text: &str,
+    force_type: Option<&'static str>,
+    index: usize,
+    ctx: &EnrichCtx<'_>,
+) -> Result<NewEvent, Rejection> {
+    if !text.starts_with('{') {
+        return Err(reject(
+            Reject::NotRudderEvent,
+            format!("batch[{index}] is not a JSON object"),
+        ));
+    }
+    // Duplicate keys make serde refuse the struct; Go's gjson takes the first occurrence.
+    // Such events take the slow path below, which keeps the last one (documented deviation).
+    let fields: Option<EventFields<'_>> = serde_json::from_str(text).ok();
+    let Some(fields) = fields else {
+        return enrich_slow(text, force_type, index, ctx);
+    };
+    let user_id = stringify(fields.user_id);
+    let anonymous_id = stringify(fields.anonymous_id);
+    let user_id = user_id.trim();
+    let anonymous_id = anonymous_id.trim();
+    if user_id.is_empty() && anonymous_id.is_empty() {
+        return Err(reject(
+            Reject::NoIds,
+            format!("batch[{index}] has neither a non-empty userId nor anonymousId"),
+        ));
+    }
+    let message_id = stringify(fields.message_id);
+    let blank_message_id = fields.message_id.is_some() && message_id.trim().is_empty();
+    let type_present = fields.r#type.is_some();
+    if fields.rudder_id.is_some() || blank_message_id || (force_type.is_some() && type_present) {
+        // The gateway overwrites an existing key in place: rewrite this event as a map.
+        return enrich_slow(text, force_type, index, ctx);
+    }
+    let rudder_id = md5_uuid(&format!("{user_id}:{anonymous_id}"));
+    let new_message_id;
+    let message_id: &str = if fields.message_id.is_none() {
+        new_message_id = uuid::Uuid::new_v4().to_string();
+        &new_message_id
+    } else {
+        &message_id
+    };
+
+    let mut out = String::with_capacity(text.len() + 200);
+    out.push_str(&text[..text.len() - 1]);
+    if let Some(t) = force_type {
+        push_key(&mut out, "type", t);
+    }
+    if fields.message_id.is_none() {
+        push_key(&mut out, "messageId", message_id);
+    }
+    push_key(
+        &mut out,
+        "rudderId",
+        rudder_id
+            .hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer()),
+    );
+    if fields.received_at.is_none() {
+        push_key(&mut out, "receivedAt", ctx.received_at);
+    }
+    if fields.request_ip.is_none() {
+        push_key(&mut out, "request_ip", ctx.request_ip);
+    }
+    out.push('}');
+
+    let event_type = match force_type {
+        Some(t) => t.to_owned(),
+        None => stringify(fields.r#type).into_owned(),
+    };
+    Ok(NewEvent {
+        json: out,
+        r#type: event_type,
+        user_id: user_id.to_owned(),
+        anonymous_id: anonymous_id.to_owned(),
+        event: stringify(fields.event).into_owned(),
+        message_id: message_id.trim().to_owned(),
+    })
+}
+
+/// Appends `,"key":"value"` (JSON-escaped) before the closing brace.
+fn push_key(out: &mut String, key: &str, value: &str) {
+    out.push(',');
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+    // serde_json's string escaping; writing to a String cannot fail.
+    out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_owned()));
+}
+
+/// The rare path: parse the event into an ordered map and set keys like `sjson.SetBytes`, which
+/// replaces existing keys in place and appends new ones.
+fn enrich_slow(
+    text: &str,
+    force_type: Option<&'static str>,
+    index: usize,
+    ctx: &EnrichCtx<'_>,
+) -> Result<NewEvent, Rejection> {
+    use serde_json::Value;
+    let mut map: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| {
+        reject(
+            Reject::NotRudderEvent,
+            format!("batch[{index}] is not a JSON object: {e}"),
+        )
+    })?;
+    let text_of = |v: Option<&Value>| -> String {
+        match v {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        }
+    };
+    let user_id = text_of(map.get("userId")).trim().to_owned();
+    let anonymous_id = text_of(map.get("anonymousId")).trim().to_owned();
+    if user_id.is_empty() && anonymous_id.is_empty() {
+        return Err(reject(
+            Reject::NoIds,
+            format!("batch[{index}] has neither a non-empty userId nor anonymousId"),
+        ));
+    }
+    if let Some(t) = force_type {
+        map.insert("type".into(), Value::String(t.into()));
+    }
+    let mut message_id = text_of(map.get("messageId")).trim().to_owned();
+    if message_id.is_empty() {
+        message_id = uuid::Uuid::new_v4().to_string();
+        map.insert("messageId".into(), Value::String(message_id.clone()));
+    }
+    map.insert(
+        "rudderId".into(),
+        Value::String(md5_uuid(&format!("{user_id}:{anonymous_id}")).to_string()),
+    );
+    if !map.contains_key("receivedAt") {
+        map.insert("receivedAt".into(), Value::String(ctx.received_at.into()));
+    }
+    if !map.contains_key("request_ip") {
+        map.insert("request_ip".into(), Value::String(ctx.request_ip.into()));
+    }
+    let event_type = text_of(map.get("type"));
+    let event = text_of(map.get("event"));
+    let json = serde_json::to_string(&map).map_err(|e| {
+        reject(
+            Reject::NotRudderEvent,
+            format!("batch[{index}] cannot be re-encoded: {e}"),
+        )
+    })?;
+    Ok(NewEvent {
+        json,
+        r#type: event_type,
+        user_id,
+        anonymous_id,
+        event,
+        message_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> EnrichCtx<'static> {
+        EnrichCtx {
+            received_at: "2026-01-01T00:00:00.000Z",
+            request_ip: "10.0.0.1",
+        }
+    }
+
+    #[test]
+    fn basic_auth_requires_colon_and_username() {
+        let enc = |s: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            )
+        };
+        assert_eq!(
+            basic_auth_user(Some(enc("key:").as_bytes())).as_deref(),
+            Some("key")
+        );
+        assert_eq!(
+            basic_auth_user(Some(enc("key:pw").as_bytes())).as_deref(),
+            Some("key")
+        );
+        assert_eq!(basic_auth_user(Some(enc("key").as_bytes())), None);
+        assert_eq!(basic_auth_user(Some(enc(":pw").as_bytes())), None);
+        assert_eq!(basic_auth_user(Some(b"Bearer abc")), None);
+        assert_eq!(basic_auth_user(None), None);
+        let lower = format!(
+            "basic {}",
+            base64::engine::general_purpose::STANDARD.encode("k:")
+        );
+        assert_eq!(
+            basic_auth_user(Some(lower.as_bytes())).as_deref(),
+            Some("k")
+        );
+    }
+
+    #[test]
+    fn rudder_id_is_md5_uuid_v4() {
+        // md5("u1:") = 8e9c9b3b...; the version nibble becomes 4 and the variant 10xx.
+        let id = md5_uuid("u1:");
+        let s = id.to_string();
+        assert_eq!(&s[14..15], "4");
+        assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+        let digest: [u8; 16] = Md5::digest(b"u1:").into();
+        assert_eq!(id.as_bytes()[0], digest[0]);
+        assert_eq!(id.as_bytes()[15], digest[15]);
+    }
+
+    #[test]
+    fn fast_path_splices_enrichment_and_keeps_client_text() {
+        let body = br#"{"batch":[{"type":"track","userId":"u1","event":"E","messageId":"m1","sentAt":"x"}]}"#;
+        let p = prepare(body, Kind::Batch, &ctx()).unwrap();
+        let e = &p.events[0];
+        assert!(e.json.starts_with(r#"{"type":"track","userId":"u1","event":"E","messageId":"m1","sentAt":"x","rudderId":""#));
+        let v: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+        assert_eq!(v["rudderId"], md5_uuid("u1:").to_string());
+        assert_eq!(v["receivedAt"], "2026-01-01T00:00:00.000Z");
+        assert_eq!(v["request_ip"], "10.0.0.1");
+        assert_eq!(e.message_id, "m1");
+        assert_eq!(e.event, "E");
+    }
+
+    #[test]
+    fn slow_path_overwrites_in_place() {
+        let body = br#"{"type":"identify","anonymousId":"a","messageId":"  ","rudderId":"x","receivedAt":"r"}"#;
+        let p = prepare(body, Kind::Single("track"), &ctx()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&p.events[0].json).unwrap();
+        assert_eq!(v["type"], "track");
+        assert_eq!(v["receivedAt"], "r");
+        assert_eq!(v["rudderId"], md5_uuid(":a").to_string());
+        assert_eq!(
+            uuid::Uuid::parse_str(v["messageId"].as_str().unwrap())
+                .unwrap()
+                .get_version_num(),
+            4
+        );
+        assert!(p.events[0].json.starts_with(r#"{"type":"track","#));
+    }
+
+    #[test]
+    fn gjson_array_semantics_for_batch_key() {
+        let c = ctx();
+        assert_eq!(prepare(b"{}", Kind::Batch, &c).unwrap().events.len(), 0);
+        assert_eq!(
+            prepare(br#"{"batch":null}"#, Kind::Batch, &c)
+                .unwrap()
+                .events
+                .len(),
+            0
+        );
+        assert_eq!(prepare(b"[1]", Kind::Batch, &c).unwrap().events.len(), 0);
+        let one = prepare(br#"{"batch":{"userId":"u"}}"#, Kind::Batch, &c).unwrap();
+        assert_eq!(one.events.len(), 1);
+        let err = prepare(br#"{"batch":[{"userId":"u"}, 5]}"#, Kind::Batch, &c)
+            .err()
+            .unwrap();
+        assert_eq!(err.reason, Reject::NotRudderEvent);
+        assert!(err.detail.contains("batch[1]"));
+        let err = prepare(
+            br#"{"batch":[{"userId":"  ","anonymousId":null}]}"#,
+            Kind::Batch,
+            &c,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.reason, Reject::NoIds);
+        let err = prepare(b"", Kind::Batch, &c).err().unwrap();
+        assert_eq!(err.reason, Reject::InvalidJson);
+        let ok = prepare(br#"{"batch":[{"userId":5}]}"#, Kind::Batch, &c).unwrap();
+        assert_eq!(ok.events[0].user_id, "5");
+    }
+
+    #[test]
+    fn gzip_cap_is_enforced_while_decompressing() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&vec![b' '; 1_000_000]).unwrap();
+        let gz = enc.finish().unwrap();
+        assert!(matches!(gunzip_capped(&gz, 1000), Err(BodyError::TooLarge)));
+        assert_eq!(gunzip_capped(&gz, 2_000_000).unwrap().len(), 1_000_000);
+        assert!(matches!(
+            gunzip_capped(&gz[..gz.len() / 2], 2_000_000),
+            Err(BodyError::Corrupt(_))
+        ));
+    }
+}

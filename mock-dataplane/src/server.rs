@@ -1,0 +1,994 @@
+//! The HTTP server: connection handling (hyper, one task per connection, so connection-level
+//! faults can take over the socket), the gateway's public routes and the `/_mock/` API.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use subtle::ConstantTimeEq;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tower::ServiceExt;
+
+use crate::config::{Config, SourceEntry, Storage, mask};
+use crate::faults::{ConnectionFault, Decision, Faults};
+use crate::ingest::{self, BodyError, EnrichCtx, Kind};
+use crate::journal::{Journal, JournalEntry};
+use crate::response::{Reject, go_error, go_text, not_found, ok_text};
+use crate::store::{Append, Feed, Store};
+
+/// The gateway's HTTP WriteTimeout, also its DB-store timeout: a slower commit answers 504.
+const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shared state of one server.
+pub(crate) struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub feed: Arc<Feed>,
+    pub faults: Faults,
+    pub journal: Journal,
+    in_flight: AtomicUsize,
+    /// Bodies beyond this are refused while reading (413) so a gzip bomb or a huge upload cannot
+    /// exhaust memory; below it the gateway's real check order applies.
+    read_cap: usize,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> anyhow::Result<Arc<AppState>> {
+        let (store, feed) = match &config.storage {
+            Storage::InMemory => Store::memory(),
+            Storage::Sqlite(dir) => Store::sqlite(dir, config.fsync)?,
+        };
+        let faults = Faults::default();
+        for rule in &config.faults {
+            faults.add(rule.clone())?;
+        }
+        let read_cap = config.max_request_bytes.saturating_mul(4).max(16 << 20);
+        Ok(Arc::new(AppState {
+            config,
+            store,
+            feed,
+            faults,
+            journal: Journal::default(),
+            in_flight: AtomicUsize::new(0),
+            read_cap,
+        }))
+    }
+
+    fn legacy(&self) -> bool {
+        self.config.legacy_responses
+    }
+
+    /// Constant-time lookup of a write key over all sources.
+    fn source(&self, key: &str) -> Option<&SourceEntry> {
+        let mut found = None;
+        for entry in &self.config.sources {
+            if bool::from(entry.source.write_key.as_bytes().ct_eq(key.as_bytes())) {
+                found = Some(entry);
+            }
+        }
+        found
+    }
+}
+
+/// Per-connection control: a handler sets a connection fault and wakes the connection task,
+/// which drops hyper's connection and acts on the raw socket.
+pub(crate) struct ConnCtl {
+    pub peer: SocketAddr,
+    fault: Mutex<Option<ConnectionFault>>,
+    notify: Notify,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets open connections finish
+/// (at most 5 s).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let router = router(state);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let router = router.clone();
+                    let stop = stop_rx.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = serve_connection(stream, peer, router, stop).await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(stop_rx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), stop_tx.closed()).await;
+    Ok(())
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    // A second descriptor of the same socket: after a fault drops hyper's side, the socket stays
+    // open through this one and the fault writes (or resets) it directly.
+    let std_stream = stream.into_std()?;
+    let spare = std_stream.try_clone()?;
+    let stream = TcpStream::from_std(std_stream)?;
+    let ctl = Arc::new(ConnCtl {
+        peer,
+        fault: Mutex::new(None),
+        notify: Notify::new(),
+    });
+    let svc_ctl = ctl.clone();
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(svc_ctl.clone());
+            router.clone().oneshot(req.map(Body::new))
+        });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(None);
+    // Boxed (not stack-pinned) so that dropping it below really closes hyper's descriptor.
+    let mut conn = Box::pin(builder.serve_connection(TokioIo::new(stream), service));
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            res = conn.as_mut() => {
+                drop(spare);
+                return res.map_err(std::io::Error::other);
+            }
+            _ = ctl.notify.notified() => break,
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+    // A connection fault: hyper's half is dropped without writing anything.
+    drop(conn);
+    let fault = ctl.fault.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut raw = TcpStream::from_std(spare)?;
+    match fault {
+        Some(ConnectionFault::ConnectionResetByPeer) | None => {
+            raw.set_zero_linger()?;
+            drop(raw);
+        }
+        Some(ConnectionFault::EmptyResponse) => {
+            raw.shutdown().await?;
+        }
+        Some(ConnectionFault::RandomDataThenClose) => {
+            use rand::RngExt;
+            let mut garbage = vec![0u8; 256];
+            rand::rng().fill(&mut garbage[..]);
+            raw.write_all(&garbage).await?;
+            raw.shutdown().await?;
+        }
+        Some(ConnectionFault::MalformedResponseChunk) => {
+            raw.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz-not-a-chunk-size\r\n",
+            )
+            .await?;
+            raw.shutdown().await?;
+        }
+    }
+    Ok(())
+}
+
+/// How a gateway route reads its write key and body.
+#[derive(Clone, Copy)]
+struct RouteSpec {
+    kind: Kind,
+    /// `/v1/audiencelist` skips the request-size check.
+    size_exempt: bool,
+    /// Beacon: the key comes from the `writeKey` query parameter.
+    query_key: bool,
+}
+
+const SINGLE_ROUTES: [&str; 8] = [
+    "identify",
+    "track",
+    "page",
+    "screen",
+    "group",
+    "alias",
+    "merge",
+    "audiencelist",
+];
+
+fn router(state: Arc<AppState>) -> Router {
+    let mut r = Router::new();
+    for name in SINGLE_ROUTES {
+        let spec = RouteSpec {
+            kind: Kind::Single(name),
+            size_exempt: name == "audiencelist",
+            query_key: false,
+        };
+        r = r.route(
+            &format!("/v1/{name}"),
+            post(move |s, req| gateway(s, req, spec)),
+        );
+    }
+    let batch = RouteSpec {
+        kind: Kind::Batch,
+        size_exempt: false,
+        query_key: false,
+    };
+    let beacon = RouteSpec {
+        query_key: true,
+        ..batch
+    };
+    r = r
+        .route("/v1/batch", post(move |s, req| gateway(s, req, batch)))
+        // Import is split by user server-side and each group is processed like a batch; the
+        // mock validates it as one batch (see README, deviations).
+        .route("/v1/import", post(move |s, req| gateway(s, req, batch)))
+        .route(
+            "/beacon/v1/batch",
+            post(move |s, req| gateway(s, req, beacon)),
+        )
+        .route("/pixel/v1/track", get(|s, req| pixel(s, req, "track")))
+        .route("/pixel/v1/page", get(|s, req| pixel(s, req, "page")))
+        .route("/v1/webhook", get(webhook).post(webhook))
+        .route("/health", get(health))
+        .route("/", get(health))
+        .route("/version", get(version))
+        .route("/robots.txt", get(robots));
+    r.merge(crate::inspect::routes())
+        .fallback(|| async { not_found() })
+        .layer(axum::middleware::from_fn(cors))
+        .with_state(state)
+}
+
+/// rs/cors as the gateway configures it: any origin (reflected), credentials, any header,
+/// preflight max-age 900 s answered 204 before routing.
+async fn cors(req: Request, next: axum::middleware::Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let Some(origin) = origin else {
+        return next.run(req).await;
+    };
+    if req.method() == Method::OPTIONS
+        && let Some(method) = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .cloned()
+    {
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        let h = resp.headers_mut();
+        h.insert(
+            header::VARY,
+            HeaderValue::from_static(
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            ),
+        );
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, method);
+        if let Some(hdrs) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, hdrs.clone());
+        }
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("900"),
+        );
+        return resp;
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    resp
+}
+
+/// Decrements the in-flight counter when a request finishes.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    let q = uri.query()?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn masked_path(uri: &axum::http::Uri) -> String {
+    match uri.query() {
+        None => uri.path().to_owned(),
+        Some(q) => {
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| {
+                    let v = if k == "writeKey" {
+                        mask(&v)
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            format!("{}?{}", uri.path(), q)
+        }
+    }
+}
+
+fn journal_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let value = if k == header::AUTHORIZATION {
+                match ingest::basic_auth_user(Some(v.as_bytes())) {
+                    Some(user) => format!("Basic {}:<password ignored>", mask(&user)),
+                    None => "<unparseable, masked>".to_owned(),
+                }
+            } else {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            };
+            (k.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Starts a journal entry for a request.
+fn entry_for(parts: &axum::http::request::Parts, peer: SocketAddr) -> JournalEntry {
+    JournalEntry {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        time: now_rfc3339(),
+        method: parts.method.to_string(),
+        path: masked_path(&parts.uri),
+        headers: journal_headers(&parts.headers),
+        remote_addr: peer.to_string(),
+        body_bytes: 0,
+        decompressed_bytes: None,
+        gzip: false,
+        status: 0,
+        response: String::new(),
+        body_sent_at: None,
+        body_timestamp: None,
+        event_count: 0,
+        source_id: None,
+        fault: None,
+        detail: None,
+        duration_ms: 0.0,
+    }
+}
+
+fn finish(
+    st: &AppState,
+    mut entry: JournalEntry,
+    started: Instant,
+    resp: Response,
+    shown_body: &str,
+) -> Response {
+    entry.status = resp.status().as_u16();
+    entry.response = shown_body.to_owned();
+    entry.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if entry.status >= 400 {
+        tracing::info!(request_id = %entry.request_id, path = %entry.path, status = entry.status,
+            detail = entry.detail.as_deref().unwrap_or(""), "request refused");
+    }
+    st.journal.push(entry);
+    resp
+}
+
+fn reject_response(st: &AppState, reason: Reject) -> (Response, String) {
+    let text = reason.text(st.legacy());
+    (go_error(reason.status(), text), format!("{text}\n"))
+}
+
+/// Reads the whole body, capped; returns the raw size and the (decompressed) bytes.
+async fn read_body(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    entry: &mut JournalEntry,
+) -> Result<Bytes, Reject> {
+    let limited = http_body_util::Limited::new(body, st.read_cap);
+    let raw = match limited.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                entry.detail = Some(format!(
+                    "body larger than the {} bytes the mock reads",
+                    st.read_cap
+                ));
+                return Err(Reject::TooLarge);
+            }
+            entry.detail = Some(format!("reading body: {e}"));
+            return Err(Reject::ReadBody);
+        }
+    };
+    entry.body_bytes = raw.len();
+    // Go's middleware decodes only when the header is exactly `gzip`.
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes() == b"gzip");
+    entry.gzip = gzip;
+    if !gzip {
+        return Ok(raw);
+    }
+    match ingest::gunzip_capped(&raw, st.read_cap) {
+        Ok(plain) => {
+            entry.decompressed_bytes = Some(plain.len());
+            Ok(Bytes::from(plain))
+        }
+        Err(BodyError::TooLarge) => {
+            entry.detail = Some(format!(
+                "gzip body inflates beyond the {} bytes the mock reads",
+                st.read_cap
+            ));
+            Err(Reject::TooLarge)
+        }
+        Err(BodyError::Corrupt(detail)) => {
+            entry.detail = Some(detail);
+            Err(Reject::ReadBody)
+        }
+    }
+}
+
+/// Applies a firing fault rule. `Ok(None)` means "only a delay: go on processing".
+async fn apply_fault(
+    st: &AppState,
+    ctl: &ConnCtl,
+    decision: Decision,
+    body: Body,
+    entry: &mut JournalEntry,
+) -> Option<(Response, String)> {
+    let action = decision.action;
+    let label = if let Some(f) = action.fault {
+        format!("{}: {f:?}", decision.rule_id)
+    } else if let Some(s) = action.status {
+        format!("{}: status {s}", decision.rule_id)
+    } else {
+        format!("{}: delay", decision.rule_id)
+    };
+    entry.fault = Some(match decision.delay {
+        Some(d) => format!("{label} after {} ms", d.as_millis()),
+        None => label,
+    });
+    if let Some(d) = decision.delay {
+        tokio::time::sleep(d).await;
+    }
+    if action.status.is_none() && action.fault.is_none() && action.dribble.is_none() {
+        return None;
+    }
+    if action.fault != Some(ConnectionFault::ConnectionResetByPeer) {
+        // Consume the body so closing the socket is seen as the fault, not as a reset caused
+        // by unread data.
+        let _ = http_body_util::Limited::new(body, st.read_cap)
+            .collect()
+            .await
+            .map(|c| entry.body_bytes = c.to_bytes().len());
+    }
+    if let Some(fault) = action.fault {
+        *ctl.fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault);
+        // The connection task drops this request: answer nothing, ever.
+        entry.response = String::new();
+        entry.duration_ms = 0.0;
+        st.journal.push(entry.clone());
+        ctl.notify.notify_one();
+        std::future::pending::<()>().await;
+        return None;
+    }
+    let status = StatusCode::from_u16(action.status.unwrap_or(200)).unwrap_or(StatusCode::OK);
+    let text = match &action.body {
+        Some(b) => b.clone(),
+        None if status == StatusCode::OK => ok_text(st.legacy()).to_owned(),
+        None => format!("{}\n", status.canonical_reason().unwrap_or("")),
+    };
+    let mut resp = match &action.dribble {
+        Some(d) => {
+            let bytes = Bytes::from(text.clone());
+            let chunks = (d.chunks as usize).max(1);
+            let size = bytes.len().div_ceil(chunks).max(1);
+            let pause = Duration::from_millis(d.duration_ms) / chunks as u32;
+            let pieces: Vec<Bytes> = bytes.chunks(size).map(Bytes::copy_from_slice).collect();
+            let len = bytes.len();
+            let stream = futures::stream::iter(pieces).then(move |piece| async move {
+                tokio::time::sleep(pause).await;
+                Ok::<_, std::io::Error>(piece)
+            });
+            let mut r = Response::new(Body::from_stream(stream));
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            r
+        }
+        None => Response::new(Body::from(text.clone())),
+    };
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    for (k, v) in &action.headers {
+        if let (Ok(k), Ok(v)) = (k.parse::<header::HeaderName>(), HeaderValue::from_str(v)) {
+            h.insert(k, v);
+        }
+    }
+    Some((resp, text))
+}
+
+use futures::StreamExt as _;
+
+async fn gateway(AxState(st): AxState<Arc<AppState>>, req: Request, spec: RouteSpec) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let Some(ctl) = parts.extensions.get::<Arc<ConnCtl>>().cloned() else {
+        return go_error(StatusCode::INTERNAL_SERVER_ERROR, "no connection context");
+    };
+    let mut entry = entry_for(&parts, ctl.peer);
+    let path = parts.uri.path().to_owned();
+    let header_key = ingest::basic_auth_user(
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes()),
+    );
+    let query_key = if spec.query_key {
+        query_param(&parts.uri, "writeKey").filter(|k| !k.is_empty())
+    } else {
+        None
+    };
+    let key_hint = if spec.query_key {
+        query_key.clone()
+    } else {
+        header_key.clone()
+    };
+
+    if !st.faults.is_empty()
+        && let Some(decision) = st.faults.decide(&path, key_hint.as_deref())
+    {
+        // The body is handed to the fault; a delay-only rule needs it back, so split first.
+        if decision.action.status.is_none()
+            && decision.action.fault.is_none()
+            && decision.action.dribble.is_none()
+        {
+            let _ = apply_fault(&st, &ctl, decision, Body::empty(), &mut entry).await;
+        } else if let Some((resp, shown)) = apply_fault(&st, &ctl, decision, body, &mut entry).await
+        {
+            return finish(&st, entry, started, resp, &shown);
+        } else {
+            return finish(&st, entry, started, Response::new(Body::empty()), "");
+        }
+    }
+
+    // Concurrency cap (middleware, before auth).
+    let in_flight = st.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+    let _guard = InFlight(&st.in_flight);
+    if in_flight > st.config.max_concurrent_requests {
+        entry.detail = Some(format!(
+            "{in_flight} requests in flight, cap {}",
+            st.config.max_concurrent_requests
+        ));
+        let (resp, shown) = reject_response(&st, Reject::Unavailable);
+        return finish(&st, entry, started, resp, &shown);
+    }
+
+    let outcome = process(&st, &parts, body, spec, key_hint, &mut entry, &ctl).await;
+    let (resp, shown) = match outcome {
+        Ok(()) => (
+            go_text(StatusCode::OK, ok_text(st.legacy())),
+            ok_text(st.legacy()).to_owned(),
+        ),
+        Err(Failure::Reject(reason)) => reject_response(&st, reason),
+        Err(Failure::Store(text)) => (
+            go_error(StatusCode::INTERNAL_SERVER_ERROR, &text),
+            format!("{text}\n"),
+        ),
+    };
+    finish(&st, entry, started, resp, &shown)
+}
+
+enum Failure {
+    Reject(Reject),
+    /// A storage error: 500 with the raw error text, like the gateway.
+    Store(String),
+}
+
+impl From<Reject> for Failure {
+    fn from(r: Reject) -> Self {
+        Failure::Reject(r)
+    }
+}
+
+/// Auth, body, validation, rate limit, size, emptiness, store: the gateway's order.
+async fn process(
+    st: &AppState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    spec: RouteSpec,
+    key: Option<String>,
+    entry: &mut JournalEntry,
+    ctl: &ConnCtl,
+) -> Result<(), Failure> {
+    let Some(key) = key else {
+        entry.detail = Some(if spec.query_key {
+            "no writeKey query parameter".into()
+        } else {
+            "no Basic auth with a non-empty username (write key) and a colon".into()
+        });
+        return Err(if spec.query_key {
+            Reject::NoWriteKeyInQuery
+        } else {
+            Reject::NoWriteKeyInHeader
+        }
+        .into());
+    };
+    let source = authorize(st, &key, entry)?;
+    let bytes = read_body(st, &parts.headers, body, entry).await?;
+    let ip = ingest::request_ip(
+        parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
+        &ctl.peer.ip().to_string(),
+    );
+    store_body(st, &bytes, spec, &key, &source, &ip, entry).await
+}
+
+fn authorize(st: &AppState, key: &str, entry: &mut JournalEntry) -> Result<SourceEntry, Reject> {
+    let Some(source) = st.source(key) else {
+        entry.detail = Some(format!("write key {} is not configured", mask(key)));
+        return Err(Reject::InvalidWriteKey);
+    };
+    entry.source_id = Some(source.source.id.clone());
+    if !source.source.enabled {
+        entry.detail = Some(format!("source {} is disabled", source.source.id));
+        return Err(Reject::SourceDisabled);
+    }
+    Ok(source.clone())
+}
+
+async fn store_body(
+    st: &AppState,
+    bytes: &[u8],
+    spec: RouteSpec,
+    key: &str,
+    source: &SourceEntry,
+    ip: &str,
+    entry: &mut JournalEntry,
+) -> Result<(), Failure> {
+    let received_at = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let ctx = EnrichCtx {
+        received_at: &received_at,
+        request_ip: ip,
+    };
+    let prepared = ingest::prepare(bytes, spec.kind, &ctx).map_err(|r| {
+        entry.detail = Some(r.detail);
+        r.reason
+    })?;
+    entry.body_sent_at = prepared.body_sent_at;
+    entry.body_timestamp = prepared.body_timestamp;
+    let n = prepared.events.len();
+    if st
+        .faults
+        .rate_limited(&entry_path(entry), Some(key), n as u64)
+    {
+        entry.detail = Some(format!("rate limit: {n} events refused"));
+        return Err(Reject::RateLimited.into());
+    }
+    if !spec.size_exempt && prepared.measured_len > st.config.max_request_bytes {
+        entry.detail = Some(format!(
+            "body is {} bytes, limit {}",
+            prepared.measured_len, st.config.max_request_bytes
+        ));
+        return Err(Reject::TooLarge.into());
+    }
+    if n == 0 {
+        entry.detail = Some("no events in the batch".into());
+        return Err(Reject::EmptyBatch.into());
+    }
+    let append = Append {
+        request_id: Arc::from(entry.request_id.as_str()),
+        source_id: Arc::from(source.source.id.as_str()),
+        write_key: Arc::from(key),
+        events: prepared.events,
+    };
+    match tokio::time::timeout(STORE_TIMEOUT, st.store.append(&st.feed, append)).await {
+        Err(_) => {
+            entry.detail = Some("store commit took longer than 10 s".into());
+            Err(Reject::GatewayTimeout.into())
+        }
+        Ok(Err(e)) => {
+            entry.detail = Some(e.to_string());
+            Err(Failure::Store(e.to_string()))
+        }
+        Ok(Ok(_)) => {
+            entry.event_count = n;
+            Ok(())
+        }
+    }
+}
+
+fn entry_path(entry: &JournalEntry) -> String {
+    entry.path.split('?').next().unwrap_or("").to_owned()
+}
+
+/// The 1x1 GIF the pixel routes always answer.
+const PIXEL_GIF_B64: &str = "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
+
+/// `GET /pixel/v1/{track,page}`: builds the event from query parameters (dotted names become
+/// nested keys), injects the web defaults, processes it like the single-event route, and
+/// answers the GIF whatever happened.
+async fn pixel(
+    AxState(st): AxState<Arc<AppState>>,
+    req: Request,
+    call_type: &'static str,
+) -> Response {
+    use base64::Engine as _;
+    let started = Instant::now();
+    let (parts, _body) = req.into_parts();
+    let peer = parts
+        .extensions
+        .get::<Arc<ConnCtl>>()
+        .map(|c| c.peer)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut entry = entry_for(&parts, peer);
+    let mut event = serde_json::Map::new();
+    let mut key = None;
+    if let Some(q) = parts.uri.query() {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            if k == "writeKey" {
+                key = Some(v.into_owned());
+                continue;
+            }
+            set_path(&mut event, &k, serde_json::Value::String(v.into_owned()));
+        }
+    }
+    let now = now_rfc3339();
+    event.insert("type".into(), call_type.into());
+    event.insert("channel".into(), "web".into());
+    event.insert("integrations".into(), serde_json::json!({"All": true}));
+    event.insert("originalTimestamp".into(), now.clone().into());
+    event.insert("sentAt".into(), now.into());
+    if call_type == "page"
+        && event
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .is_empty()
+    {
+        event.insert("name".into(), "Unknown Page".into());
+    }
+    let body = serde_json::to_vec(&event).unwrap_or_default();
+    entry.body_bytes = 0;
+    let outcome: Result<(), Failure> = async {
+        let key = key.filter(|k| !k.is_empty()).ok_or_else(|| {
+            entry.detail = Some("no writeKey query parameter".into());
+            Failure::Reject(Reject::NoWriteKeyInQuery)
+        })?;
+        let source = authorize(&st, &key, &mut entry)?;
+        let ip = ingest::request_ip(
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok()),
+            &peer.ip().to_string(),
+        );
+        let spec = RouteSpec {
+            kind: Kind::Single(call_type),
+            size_exempt: false,
+            query_key: true,
+        };
+        store_body(&st, &body, spec, &key, &source, &ip, &mut entry).await
+    }
+    .await;
+    if let Err(Failure::Reject(r)) = &outcome {
+        // Recorded for inspection; the client still gets the GIF.
+        entry.detail = Some(format!(
+            "{} ({})",
+            r.text(false),
+            entry.detail.clone().unwrap_or_default()
+        ));
+    }
+    let gif = base64::engine::general_purpose::STANDARD
+        .decode(PIXEL_GIF_B64)
+        .unwrap_or_default();
+    let mut resp = Response::new(Body::from(gif));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    finish(&st, entry, started, resp, "<gif>")
+}
+
+/// Sets `value` at a dotted path like sjson (`context.page.url`).
+fn set_path(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    value: serde_json::Value,
+) {
+    let mut parts = path.split('.').peekable();
+    let mut cur = map;
+    while let Some(p) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(p.to_owned(), value);
+            return;
+        }
+        let next = cur
+            .entry(p.to_owned())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if !next.is_object() {
+            *next = serde_json::Value::Object(Default::default());
+        }
+        let serde_json::Value::Object(m) = next else {
+            return;
+        };
+        cur = m;
+    }
+}
+
+/// `GET|POST /v1/webhook?writeKey=K` (or Basic auth): only for sources whose category is
+/// `webhook`; others get 401 `invalid write key`. The mock stores a JSON object body as one
+/// event (no transformation: the real gateway hands it to the source transformer).
+async fn webhook(AxState(st): AxState<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let peer = parts
+        .extensions
+        .get::<Arc<ConnCtl>>()
+        .map(|c| c.peer)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut entry = entry_for(&parts, peer);
+    let key = query_param(&parts.uri, "writeKey")
+        .filter(|k| !k.is_empty())
+        .or_else(|| {
+            ingest::basic_auth_user(
+                parts
+                    .headers
+                    .get(header::AUTHORIZATION)
+                    .map(|v| v.as_bytes()),
+            )
+        });
+    let outcome: Result<(), Failure> = async {
+        let key = key.ok_or_else(|| {
+            entry.detail = Some("no writeKey query parameter nor Basic auth".into());
+            Failure::Reject(Reject::NoWriteKeyInQuery)
+        })?;
+        let source = authorize(&st, &key, &mut entry)?;
+        if source.category != "webhook" {
+            entry.detail = Some(format!(
+                "source {} is not a webhook source (category {:?})",
+                source.source.id, source.category
+            ));
+            return Err(Reject::InvalidWriteKey.into());
+        }
+        let bytes = read_body(&st, &parts.headers, body, &mut entry).await?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            entry.detail = Some("webhook body is not UTF-8".into());
+            Reject::InvalidJson
+        })?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            entry.detail = Some(format!("webhook body: {e}"));
+            Reject::InvalidJson
+        })?;
+        let event = ingest::NewEvent {
+            json: value.to_string(),
+            r#type: "webhook".into(),
+            user_id: String::new(),
+            anonymous_id: String::new(),
+            event: String::new(),
+            message_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let append = Append {
+            request_id: Arc::from(entry.request_id.as_str()),
+            source_id: Arc::from(source.source.id.as_str()),
+            write_key: Arc::from(key.as_str()),
+            events: vec![event],
+        };
+        st.store
+            .append(&st.feed, append)
+            .await
+            .map_err(|e| Failure::Store(e.to_string()))?;
+        entry.event_count = 1;
+        Ok(())
+    }
+    .await;
+    let (resp, shown) = match outcome {
+        Ok(()) => (
+            go_text(StatusCode::OK, ok_text(st.legacy())),
+            ok_text(st.legacy()).to_owned(),
+        ),
+        Err(Failure::Reject(r)) => reject_response(&st, r),
+        Err(Failure::Store(t)) => (
+            go_error(StatusCode::INTERNAL_SERVER_ERROR, &t),
+            format!("{t}\n"),
+        ),
+    };
+    finish(&st, entry, started, resp, &shown)
+}
+
+/// `GET /health`: the liveness JSON of `app.LivenessHandler`.
+async fn health(AxState(st): AxState<Arc<AppState>>) -> Response {
+    let db_ok = st
+        .store
+        .count(&crate::store::EventFilter {
+            since: Some(u64::MAX - 1),
+            ..Default::default()
+        })
+        .await
+        .is_ok();
+    if !db_ok {
+        return go_error(StatusCode::SERVICE_UNAVAILABLE, "Cannot connect to db");
+    }
+    let now = now_rfc3339();
+    let body = format!(
+        r#"{{"appType": "EMBEDDED", "server":"UP", "db":"UP","acceptingEvents":"TRUE","routingEvents":"TRUE","mode":"NORMAL","backendConfigMode":"API","lastSync":"{now}","lastRegulationSync":"{now}"}}"#
+    );
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+/// `GET /version`: rudder-server's `versionInfo` keys; values identify the mock.
+async fn version() -> Response {
+    let body = serde_json::json!({
+        "Version": concat!("mock-dataplane-", env!("CARGO_PKG_VERSION")),
+        "Commit": "mock",
+        "BuildDate": "",
+        "BuiltBy": "mock-dataplane",
+        "Features": [],
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+async fn robots() -> Response {
+    go_text(StatusCode::OK, "User-agent: * \nDisallow: /\n")
+}

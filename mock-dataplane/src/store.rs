@@ -1,0 +1,644 @@
+//! Event storage: an in-memory vector for tests, or SQLite (WAL) for durability.
+//!
+//! Acknowledged means durable: a request's events are appended and the call returns only once
+//! they are committed. The SQLite writer runs on its own thread and groups every append that is
+//! waiting into one transaction (like the gateway's micro-batching of web requests before its DB
+//! writer), so many concurrent requests share one commit (and one fsync).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, params_from_iter};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::ingest::NewEvent;
+
+/// Filters for [`crate::MockDataplane::events`] and `GET /_mock/events`; all set fields must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    pub write_key: Option<String>,
+    pub r#type: Option<String>,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub event: Option<String>,
+    pub message_id: Option<String>,
+    /// Only events with a cursor greater than this.
+    pub since: Option<u64>,
+    /// At most this many events.
+    pub limit: Option<usize>,
+}
+
+/// An accepted event, as the gateway stores it (enriched), plus where it came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Position in arrival order; strictly increasing, never reused (also after a reset).
+    pub cursor: u64,
+    /// The id of the HTTP request that carried the event (see the request journal).
+    pub request_id: String,
+    pub source_id: String,
+    pub write_key: String,
+    pub event: serde_json::Value,
+}
+
+/// One stored row, with the event still as JSON text.
+#[derive(Clone, Debug)]
+pub(crate) struct Record {
+    pub cursor: u64,
+    pub request_id: Arc<str>,
+    pub source_id: Arc<str>,
+    pub write_key: Arc<str>,
+    pub r#type: String,
+    pub user_id: String,
+    pub anonymous_id: String,
+    pub event: String,
+    pub message_id: String,
+    pub json: String,
+}
+
+impl Record {
+    pub fn matches(&self, f: &EventFilter) -> bool {
+        fn eq(want: &Option<String>, have: &str) -> bool {
+            want.as_deref().is_none_or(|w| w == have)
+        }
+        f.since.is_none_or(|s| self.cursor > s)
+            && eq(&f.write_key, &self.write_key)
+            && eq(&f.r#type, &self.r#type)
+            && eq(&f.user_id, &self.user_id)
+            && eq(&f.anonymous_id, &self.anonymous_id)
+            && eq(&f.event, &self.event)
+            && eq(&f.message_id, &self.message_id)
+    }
+
+    pub fn to_stored(&self) -> StoredEvent {
+        StoredEvent {
+            cursor: self.cursor,
+            request_id: self.request_id.to_string(),
+            source_id: self.source_id.to_string(),
+            write_key: self.write_key.to_string(),
+            // Nesting beyond serde_json's recursion limit (which the gateway accepts) cannot
+            // become a Value: hand back the stored text as a JSON string instead of losing it.
+            event: serde_json::from_str(&self.json)
+                .unwrap_or_else(|_| serde_json::Value::String(self.json.clone())),
+        }
+    }
+
+    /// `{"cursor":..,"request_id":..,"source_id":..,"event":{..}}` written directly from the
+    /// stored text (the write key is left out of HTTP answers: it is a secret).
+    pub fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(
+            out,
+            r#"{{"cursor":{},"request_id":{},"source_id":{},"event":{}}}"#,
+            self.cursor,
+            json_str(&self.request_id),
+            json_str(&self.source_id),
+            self.json
+        );
+    }
+}
+
+pub(crate) fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The events of one accepted request.
+pub(crate) struct Append {
+    pub request_id: Arc<str>,
+    pub source_id: Arc<str>,
+    pub write_key: Arc<str>,
+    pub events: Vec<NewEvent>,
+}
+
+/// Storage failures; the gateway answers them with 500 and the raw error text.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the storage writer has stopped")]
+    WriterGone,
+}
+
+/// Counts for `/_mock/stats`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub total: u64,
+    /// source id -> type -> count
+    pub by_source: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    /// type -> count
+    pub by_type: std::collections::BTreeMap<String, u64>,
+    /// messageIds stored more than once (e.g. a retried batch), with how often.
+    pub duplicate_message_ids: Vec<Duplicate>,
+    /// Events beyond the first copy of each duplicated messageId.
+    pub duplicate_events: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Duplicate {
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    pub count: u64,
+}
+
+/// Notifications after each commit: the last cursor (for waiters) and the new records (for SSE).
+pub(crate) struct Feed {
+    pub last: watch::Sender<u64>,
+    pub records: broadcast::Sender<Arc<Record>>,
+}
+
+impl Feed {
+    fn publish(&self, records: impl Iterator<Item = Arc<Record>>, last: u64) {
+        if self.records.receiver_count() > 0 {
+            for r in records {
+                let _ = self.records.send(r);
+            }
+        }
+        self.last.send_replace(last);
+    }
+}
+
+pub(crate) enum Store {
+    Memory(Mutex<MemoryStore>),
+    Sqlite(SqliteStore),
+}
+
+pub(crate) struct MemoryStore {
+    records: Vec<Arc<Record>>,
+    next_cursor: u64,
+}
+
+pub(crate) struct SqliteStore {
+    writer: std_mpsc::Sender<WriterCmd>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+enum WriterCmd {
+    Append(Append, oneshot::Sender<Result<(u64, u64), String>>),
+    Reset(oneshot::Sender<Result<(), String>>),
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    cursor INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    write_key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    anonymous_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+impl Store {
+    pub fn memory() -> (Store, Arc<Feed>) {
+        let feed = new_feed(0);
+        (
+            Store::Memory(Mutex::new(MemoryStore {
+                records: Vec::new(),
+                next_cursor: 1,
+            })),
+            feed,
+        )
+    }
+
+    /// Opens (or creates) `dir/events.sqlite3` in WAL mode.
+    pub fn sqlite(dir: &Path, fsync: bool) -> Result<(Store, Arc<Feed>), StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join("events.sqlite3");
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
+        conn.execute_batch(SCHEMA)?;
+        let max_cursor: u64 =
+            conn.query_row("SELECT COALESCE(MAX(cursor), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64;
+        // Cursors are never reused, even after a reset emptied the table.
+        let stored_next: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key='next_cursor'", [], |r| {
+                r.get(0)
+            })
+            .ok();
+        let next_cursor = stored_next
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(1)
+            .max(max_cursor + 1);
+        let reader = Connection::open(&path)?;
+        reader.pragma_update(None, "query_only", "ON")?;
+        let feed = new_feed(next_cursor - 1);
+        let (tx, rx) = std_mpsc::channel();
+        let writer_feed = feed.clone();
+        std::thread::Builder::new()
+            .name("mock-dataplane-sqlite".into())
+            .spawn(move || writer_loop(conn, rx, next_cursor, writer_feed))
+            .map_err(|source| StoreError::DataDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok((
+            Store::Sqlite(SqliteStore {
+                writer: tx,
+                reader: Arc::new(Mutex::new(reader)),
+            }),
+            feed,
+        ))
+    }
+
+    /// Stores the events of one request; returns once they are committed.
+    pub async fn append(&self, feed: &Feed, append: Append) -> Result<(u64, u64), StoreError> {
+        match self {
+            Store::Memory(m) => {
+                let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+                let first = m.next_cursor;
+                let start = m.records.len();
+                for ev in append.events {
+                    let cursor = m.next_cursor;
+                    m.next_cursor += 1;
+                    m.records.push(Arc::new(record_of(
+                        &append.request_id,
+                        &append.source_id,
+                        &append.write_key,
+                        cursor,
+                        ev,
+                    )));
+                }
+                let last = m.next_cursor - 1;
+                feed.publish(m.records[start..].iter().cloned(), last);
+                Ok((first, last))
+            }
+            Store::Sqlite(s) => {
+                let (tx, rx) = oneshot::channel();
+                s.writer
+                    .send(WriterCmd::Append(append, tx))
+                    .map_err(|_| StoreError::WriterGone)?;
+                match rx.await {
+                    Ok(Ok(range)) => Ok(range),
+                    Ok(Err(e)) => Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(e))),
+                    Err(_) => Err(StoreError::WriterGone),
+                }
+            }
+        }
+    }
+
+    /// Matching records in arrival order.
+    pub async fn query(&self, filter: &EventFilter) -> Result<Vec<Arc<Record>>, StoreError> {
+        match self {
+            Store::Memory(m) => {
+                let m = m.lock().unwrap_or_else(|e| e.into_inner());
+                let since = filter.since.unwrap_or(0);
+                // Cursors are increasing: skip straight to the first one after `since`.
+                let start = m.records.partition_point(|r| r.cursor <= since);
+                let limit = filter.limit.unwrap_or(usize::MAX);
+                Ok(m.records[start..]
+                    .iter()
+                    .filter(|r| r.matches(filter))
+                    .take(limit)
+                    .cloned()
+                    .collect())
+            }
+            Store::Sqlite(s) => {
+                let reader = s.reader.clone();
+                let filter = filter.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+                    sql_query(&conn, &filter)
+                })
+                .await
+                .map_err(|_| StoreError::WriterGone)?
+            }
+        }
+    }
+
+    /// How many records match (ignores `limit`).
+    pub async fn count(&self, filter: &EventFilter) -> Result<usize, StoreError> {
+        match self {
+            Store::Memory(m) => {
+                let m = m.lock().unwrap_or_else(|e| e.into_inner());
+                let since = filter.since.unwrap_or(0);
+                let start = m.records.partition_point(|r| r.cursor <= since);
+                Ok(m.records[start..]
+                    .iter()
+                    .filter(|r| r.matches(filter))
+                    .count())
+            }
+            Store::Sqlite(s) => {
+                let reader = s.reader.clone();
+                let filter = filter.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+                    let (where_sql, args) = where_clause(&filter);
+                    let n: i64 = conn.query_row(
+                        &format!("SELECT COUNT(*) FROM events{where_sql}"),
+                        params_from_iter(args.iter()),
+                        |r| r.get(0),
+                    )?;
+                    Ok(n as usize)
+                })
+                .await
+                .map_err(|_| StoreError::WriterGone)?
+            }
+        }
+    }
+
+    /// Deletes every stored event (cursors keep increasing).
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(m) => {
+                m.lock().unwrap_or_else(|e| e.into_inner()).records.clear();
+                Ok(())
+            }
+            Store::Sqlite(s) => {
+                let (tx, rx) = oneshot::channel();
+                s.writer
+                    .send(WriterCmd::Reset(tx))
+                    .map_err(|_| StoreError::WriterGone)?;
+                rx.await
+                    .map_err(|_| StoreError::WriterGone)?
+                    .map_err(|e| StoreError::Sqlite(rusqlite::Error::InvalidParameterName(e)))
+            }
+        }
+    }
+
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        let mut stats = Stats::default();
+        let rows: Vec<(String, String, u64)>;
+        let dups: Vec<(String, u64)>;
+        match self {
+            Store::Memory(m) => {
+                let m = m.lock().unwrap_or_else(|e| e.into_inner());
+                let mut groups = std::collections::BTreeMap::<(String, String), u64>::new();
+                let mut ids = std::collections::HashMap::<&str, u64>::new();
+                for r in &m.records {
+                    *groups
+                        .entry((r.source_id.to_string(), r.r#type.clone()))
+                        .or_default() += 1;
+                    *ids.entry(r.message_id.as_str()).or_default() += 1;
+                }
+                rows = groups.into_iter().map(|((s, t), n)| (s, t, n)).collect();
+                let mut d: Vec<(String, u64)> = ids
+                    .into_iter()
+                    .filter(|(_, n)| *n > 1)
+                    .map(|(k, n)| (k.to_owned(), n))
+                    .collect();
+                d.sort();
+                dups = d;
+            }
+            Store::Sqlite(s) => {
+                let reader = s.reader.clone();
+                let res = tokio::task::spawn_blocking(move || -> Result<_, rusqlite::Error> {
+                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut st = conn.prepare(
+                        "SELECT source_id, type, COUNT(*) FROM events GROUP BY source_id, type",
+                    )?;
+                    let rows = st
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut st = conn.prepare(
+                        "SELECT message_id, COUNT(*) FROM events GROUP BY message_id HAVING COUNT(*) > 1 ORDER BY message_id",
+                    )?;
+                    let dups = st
+                        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((rows, dups))
+                })
+                .await
+                .map_err(|_| StoreError::WriterGone)??;
+                rows = res.0;
+                dups = res.1;
+            }
+        }
+        for (source, ty, n) in rows {
+            stats.total += n;
+            *stats.by_type.entry(ty.clone()).or_default() += n;
+            *stats
+                .by_source
+                .entry(source)
+                .or_default()
+                .entry(ty)
+                .or_default() += n;
+        }
+        for (message_id, count) in dups {
+            stats.duplicate_events += count - 1;
+            stats
+                .duplicate_message_ids
+                .push(Duplicate { message_id, count });
+        }
+        Ok(stats)
+    }
+}
+
+fn new_feed(last: u64) -> Arc<Feed> {
+    let (records, _) = broadcast::channel(4096);
+    Arc::new(Feed {
+        last: watch::Sender::new(last),
+        records,
+    })
+}
+
+fn record_of(
+    request_id: &Arc<str>,
+    source_id: &Arc<str>,
+    write_key: &Arc<str>,
+    cursor: u64,
+    ev: NewEvent,
+) -> Record {
+    Record {
+        cursor,
+        request_id: request_id.clone(),
+        source_id: source_id.clone(),
+        write_key: write_key.clone(),
+        r#type: ev.r#type,
+        user_id: ev.user_id,
+        anonymous_id: ev.anonymous_id,
+        event: ev.event,
+        message_id: ev.message_id,
+        json: ev.json,
+    }
+}
+
+/// Most requests one transaction takes; bounds latency of the first waiter.
+const MAX_GROUP: usize = 256;
+
+fn writer_loop(
+    mut conn: Connection,
+    rx: std_mpsc::Receiver<WriterCmd>,
+    mut next_cursor: u64,
+    feed: Arc<Feed>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut cmds = vec![first];
+        while cmds.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(c) => cmds.push(c),
+                Err(_) => break,
+            }
+        }
+        let start_cursor = next_cursor;
+        let result = commit_group(&mut conn, &cmds, &mut next_cursor);
+        match result {
+            Ok(ranges) => {
+                let want_records = feed.records.receiver_count() > 0;
+                let mut published = Vec::new();
+                for (cmd, range) in cmds.into_iter().zip(ranges) {
+                    match cmd {
+                        WriterCmd::Append(append, reply) => {
+                            if want_records && let Some((first, _)) = range {
+                                for (i, ev) in append.events.iter().enumerate() {
+                                    published.push(Arc::new(record_of(
+                                        &append.request_id,
+                                        &append.source_id,
+                                        &append.write_key,
+                                        first + i as u64,
+                                        ev.clone(),
+                                    )));
+                                }
+                            }
+                            let _ = reply.send(Ok(range.unwrap_or((0, 0))));
+                        }
+                        WriterCmd::Reset(reply) => {
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                }
+                feed.publish(published.into_iter(), next_cursor - 1);
+            }
+            Err(e) => {
+                next_cursor = start_cursor;
+                let text = e.to_string();
+                for cmd in cmds {
+                    match cmd {
+                        WriterCmd::Append(_, reply) => {
+                            let _ = reply.send(Err(text.clone()));
+                        }
+                        WriterCmd::Reset(reply) => {
+                            let _ = reply.send(Err(text.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for a group of commands; returns the cursor range of each append.
+fn commit_group(
+    conn: &mut Connection,
+    cmds: &[WriterCmd],
+    next_cursor: &mut u64,
+) -> Result<Vec<Option<(u64, u64)>>, rusqlite::Error> {
+    let tx = conn.transaction()?;
+    let mut ranges = Vec::with_capacity(cmds.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (cursor, request_id, source_id, write_key, type, user_id, anonymous_id, event, message_id, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for cmd in cmds {
+            match cmd {
+                WriterCmd::Append(a, _) => {
+                    let first = *next_cursor;
+                    for ev in &a.events {
+                        insert.execute(rusqlite::params![
+                            *next_cursor as i64,
+                            &*a.request_id,
+                            &*a.source_id,
+                            &*a.write_key,
+                            ev.r#type,
+                            ev.user_id,
+                            ev.anonymous_id,
+                            ev.event,
+                            ev.message_id,
+                            ev.json,
+                        ])?;
+                        *next_cursor += 1;
+                    }
+                    ranges.push(Some((first, *next_cursor - 1)));
+                }
+                WriterCmd::Reset(_) => {
+                    tx.execute("DELETE FROM events", [])?;
+                    ranges.push(None);
+                }
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('next_cursor', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [next_cursor.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(ranges)
+}
+
+fn where_clause(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut parts = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(s) = f.since {
+        parts.push("cursor > ?");
+        args.push(Value::Integer(s as i64));
+    }
+    for (col, v) in [
+        ("write_key", &f.write_key),
+        ("type", &f.r#type),
+        ("user_id", &f.user_id),
+        ("anonymous_id", &f.anonymous_id),
+        ("event", &f.event),
+        ("message_id", &f.message_id),
+    ] {
+        if let Some(v) = v {
+            parts.push(match col {
+                "write_key" => "write_key = ?",
+                "type" => "type = ?",
+                "user_id" => "user_id = ?",
+                "anonymous_id" => "anonymous_id = ?",
+                "event" => "event = ?",
+                _ => "message_id = ?",
+            });
+            args.push(Value::Text(v.clone()));
+        }
+    }
+    if parts.is_empty() {
+        (String::new(), args)
+    } else {
+        (format!(" WHERE {}", parts.join(" AND ")), args)
+    }
+}
+
+fn sql_query(conn: &Connection, f: &EventFilter) -> Result<Vec<Arc<Record>>, StoreError> {
+    let (where_sql, args) = where_clause(f);
+    let limit = f
+        .limit
+        .map(|l| l.min(i64::MAX as usize) as i64)
+        .unwrap_or(-1);
+    let sql = format!(
+        "SELECT cursor, request_id, source_id, write_key, type, user_id, anonymous_id, event, message_id, json FROM events{where_sql} ORDER BY cursor LIMIT {limit}"
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(params_from_iter(args.iter()), |r| {
+        Ok(Arc::new(Record {
+            cursor: r.get::<_, i64>(0)? as u64,
+            request_id: Arc::from(r.get::<_, String>(1)?),
+            source_id: Arc::from(r.get::<_, String>(2)?),
+            write_key: Arc::from(r.get::<_, String>(3)?),
+            r#type: r.get(4)?,
+            user_id: r.get(5)?,
+            anonymous_id: r.get(6)?,
+            event: r.get(7)?,
+            message_id: r.get(8)?,
+            json: r.get(9)?,
+        }))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the mock data plane, one binary. Add new test modules here.
+//! Logs are printed only when `TEST_LOG` is set.
+
+mod helpers;
+
+mod bad_input;
+mod binary;
+mod durability;
+mod faults;
+mod gateway;
+mod inspection;
+mod interop;
+mod routes;

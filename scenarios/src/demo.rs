@@ -1,0 +1,294 @@
+//! `scenarios up`: the demo on embedded defaults.
+//!
+//! Starts the three servers on fixed loopback ports (hub 8080, data plane 8081, Looker 8082),
+//! registers the hub in the mock Looker, sends its demo Looks through each RudderStack action
+//! (Users → Identify and Track, Accounts → Group), prints what arrived in the data plane and
+//! how to explore further, then serves until Ctrl-C. Everything goes through the servers' HTTP
+//! APIs, exactly as a user poking at them with curl would see it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// The demo source's write key.
+pub const DEMO_WRITE_KEY: &str = "wk_demo";
+
+/// Flags of `scenarios up`.
+#[derive(Debug, Args, Clone)]
+pub struct UpArgs {
+    /// Port of the reference hub (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub hub_port: u16,
+    /// Port of the mock data plane (0: any free port).
+    #[arg(long, default_value_t = 8081)]
+    pub dataplane_port: u16,
+    /// Port of the mock Looker (0: any free port).
+    #[arg(long, default_value_t = 8082)]
+    pub looker_port: u16,
+    /// Mapping mode of the hub: rudderstack (quirks of RudderStack's hosted hub) or clean.
+    #[arg(long, default_value = "rudderstack")]
+    pub mapping: String,
+}
+
+/// What the demo did, for the printout and for tests.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// Hub URL.
+    pub hub_url: String,
+    /// Hub token.
+    pub hub_token: String,
+    /// Data plane URL.
+    pub dataplane_url: String,
+    /// Looker URL.
+    pub looker_url: String,
+    /// The hub's id in the mock Looker.
+    pub hub_id: String,
+    /// `(action, look title, Looker's reading of the answer)` per send.
+    pub sends: Vec<(String, String, Value)>,
+    /// Events stored in the data plane after the sends.
+    pub events: Vec<Value>,
+}
+
+async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
+        format!("cannot listen on 127.0.0.1:{port} for the {what}: is something already running there? (choose another port with --{}-port)",
+            what.split_whitespace().last().unwrap_or(what))
+    })
+}
+
+/// Start everything, send the demo Looks, then serve until `shutdown` resolves.
+pub async fn up_with(
+    args: UpArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&DemoReport),
+) -> anyhow::Result<DemoReport> {
+    let mapping: hub::MappingMode = args
+        .mapping
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    let dp_listener = bind(args.dataplane_port, "data plane").await?;
+    let hub_listener = bind(args.hub_port, "hub").await?;
+    let looker_listener = bind(args.looker_port, "looker").await?;
+    let dataplane_url = format!("http://{}", dp_listener.local_addr()?);
+    let hub_url = format!("http://{}", hub_listener.local_addr()?);
+    let looker_url = format!("http://{}", looker_listener.local_addr()?);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let mut dp_config = mock_dataplane::Config::default();
+    dp_config
+        .add_source(mock_dataplane::Source::new(DEMO_WRITE_KEY, "Looker demo"))
+        .context("demo source")?;
+    let dp = tokio::spawn(mock_dataplane::run(
+        dp_listener,
+        dp_config,
+        stopped(stop_rx.clone()),
+    ));
+
+    let secret = mock_looker::generate_secret(32);
+    let hub_token = hub::generate_token(&secret);
+    let hub_config = hub::HubConfig {
+        secret: Some(secret),
+        mapping,
+        ..hub::HubConfig::default()
+    };
+    let hub_task = tokio::spawn(hub::run(hub_listener, hub_config, stopped(stop_rx.clone())));
+    let looker_task = tokio::spawn(mock_looker::run(
+        looker_listener,
+        mock_looker::Config::default(),
+        stopped(stop_rx.clone()),
+    ));
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let hub: Value = client
+        .post(format!("{looker_url}/_mock/hubs"))
+        .json(&json!({"url": hub_url, "token": hub_token}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("registering the hub in the mock Looker")?
+        .json()
+        .await?;
+    let hub_id = hub
+        .get("id")
+        .and_then(Value::as_str)
+        .context("the mock Looker gave no hub id")?
+        .to_string();
+    let params = json!({
+        "rudder_write_key": DEMO_WRITE_KEY,
+        "rudder_server_url": format!("{dataplane_url}/v1/batch"),
+    });
+    let plan = [
+        ("rudder_event", "1", "Users", json!({})),
+        (
+            "rudder_track",
+            "1",
+            "Users",
+            json!({"event": "Demo Look Sent"}),
+        ),
+        ("rudder_group", "2", "Accounts", json!({})),
+    ];
+    let mut sends = Vec::new();
+    for (action, look, title, form) in plan {
+        let outcome: Value = client
+            .post(format!("{looker_url}/_mock/send"))
+            .json(&json!({"hub": hub_id, "action": action, "look_id": look, "params": params, "form_values": form}))
+            .send()
+            .await?
+            .json()
+            .await
+            .with_context(|| format!("sending the {title} Look to {action}"))?;
+        let reading = json!({
+            "success": outcome.get("success"),
+            "message": outcome.get("message"),
+            "format": outcome.get("format"),
+            "download": outcome.get("download"),
+            "breaches": outcome.get("breaches").and_then(Value::as_array).map(Vec::len),
+        });
+        sends.push((action.to_string(), title.to_string(), reading));
+    }
+    let events: Value = client
+        .get(format!("{dataplane_url}/_mock/events"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let events = events
+        .get("events")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.get("event").cloned().unwrap_or(e))
+        .collect();
+    let report = DemoReport {
+        hub_url,
+        hub_token,
+        dataplane_url,
+        looker_url,
+        hub_id,
+        sends,
+        events,
+    };
+    on_ready(&report);
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for (name, task) in [
+        ("data plane", dp),
+        ("hub", hub_task),
+        ("Looker", looker_task),
+    ] {
+        match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => eprintln!("the {name} stopped with an error: {e:#}"),
+            Ok(Err(e)) => eprintln!("the {name} task failed: {e}"),
+            Err(_) => eprintln!("the {name} did not stop within 5 s"),
+        }
+    }
+    Ok(report)
+}
+
+/// The human-readable printout of a demo run.
+pub fn describe(r: &DemoReport) -> String {
+    let mut s = String::new();
+    s.push_str("Looker → RudderStack demo is up\n\n");
+    s.push_str(&format!(
+        "  reference hub   {}   (token below)\n",
+        r.hub_url
+    ));
+    s.push_str(&format!(
+        "  mock data plane {}   (write key {DEMO_WRITE_KEY})\n",
+        r.dataplane_url
+    ));
+    s.push_str(&format!("  mock Looker     {}\n\n", r.looker_url));
+    s.push_str("Sent through each action:\n");
+    for (action, title, reading) in &r.sends {
+        s.push_str(&format!(
+            "  {title:<9} → {action:<13} success={} {} ({} via {}, {} contract breaches)\n",
+            reading["success"],
+            reading["message"].as_str().unwrap_or(""),
+            reading["format"].as_str().unwrap_or("?"),
+            reading["download"].as_str().unwrap_or("?"),
+            reading["breaches"]
+        ));
+    }
+    s.push_str(&format!(
+        "\n{} events arrived in the data plane:\n",
+        r.events.len()
+    ));
+    for e in &r.events {
+        let traits = e.get("traits").or_else(|| e.get("properties"));
+        let keys: Vec<&String> = traits
+            .and_then(Value::as_object)
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "  {:<8} userId={:<6} anonymousId={:<40} {}{}\n",
+            e.get("type").and_then(Value::as_str).unwrap_or("?"),
+            e.get("userId").map(Value::to_string).unwrap_or_default(),
+            e.get("anonymousId")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            e.get("event")
+                .and_then(Value::as_str)
+                .map(|x| format!("event={x:?} "))
+                .unwrap_or_default(),
+            keys.iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    if let Some(first) = r.events.first() {
+        s.push_str("\nThe first one in full:\n");
+        s.push_str(&serde_json::to_string_pretty(first).unwrap_or_default());
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "\nExplore:\n  curl -s {dp}/_mock/events | jq              # every stored event\n  curl -s {dp}/_mock/requests | jq            # what the hub sent, request by request\n  curl -s -X POST {dp}/_mock/faults -H 'content-type: application/json' -d '{{\"path\":\"/v1/batch\",\"times\":2,\"action\":{{\"status\":503}}}}'\n  curl -s {lk}/_mock/looks | jq               # the demo Looks\n  curl -s -X POST {lk}/_mock/send -H 'content-type: application/json' \\\n       -d '{{\"hub\":\"{hub_id}\",\"action\":\"rudder_track\",\"look_id\":\"1\",\"params\":{{\"rudder_write_key\":\"{DEMO_WRITE_KEY}\",\"rudder_server_url\":\"{dp}/v1/batch\"}},\"form_values\":{{\"event\":\"Again\"}}}}'\n  curl -s -X POST {hub} -H 'Authorization: Token token=\"{token}\"' | jq '.integrations[].name'\n  cargo run -p scenarios -- run                # every scenario, with a summary\n\nPress Ctrl-C to stop.\n",
+        dp = r.dataplane_url,
+        lk = r.looker_url,
+        hub = r.hub_url,
+        token = r.hub_token,
+        hub_id = r.hub_id,
+    ));
+    s
+}
+
+/// Start the demo and serve until Ctrl-C or SIGTERM.
+pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    up_with(args, shutdown_signal(), |r| print!("{}", describe(r))).await?;
+    println!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,94 @@
+//! Integration tests of the `scenarios` binary and the demo, against the real crates.
+
+mod helpers;
+
+use helpers::{arg, identify_scenario, run, scenario_dir, text};
+
+#[test]
+fn run_exits_0_when_every_scenario_passes_and_writes_junit() {
+    let dir = scenario_dir(&[("ok/one.yaml", &identify_scenario("{users.city: Paris}"))]);
+    let junit = arg(dir.path(), "out/report.xml");
+    let o = run(
+        &["run", &arg(dir.path(), "ok"), "--junit", &junit],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("PASS   one"), "{out}");
+    assert!(out.contains("1 scenarios: 1 passed"), "{out}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(
+        xml.contains("tests=\"1\"") && xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_failed_expectation_exits_1_with_a_readable_diff() {
+    let dir = scenario_dir(&[("bad.yaml", &identify_scenario("{users.city: Lyon}"))]);
+    let o = run(&["run", &arg(dir.path(), "bad.yaml")], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("── FAIL bad"), "{out}");
+    assert!(
+        out.contains("traits.users.city: expected \"Lyon\", received \"Paris\""),
+        "{out}"
+    );
+    assert!(out.contains("-    \"users.city\": \"Lyon\""), "{out}");
+    assert!(out.contains("+    \"users.city\": \"Paris\""), "{out}");
+}
+
+#[test]
+fn a_broken_scenario_file_exits_2_naming_file_and_line() {
+    let dir = scenario_dir(&[(
+        "broken.yaml",
+        "steps:\n  - send: {action: rudder_event}\nexpcet: {}\n",
+    )]);
+    let o = run(&["run", &arg(dir.path(), "broken.yaml")], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("broken.yaml:3:"), "{out}");
+    assert!(out.contains("unknown field `expcet`"), "{out}");
+}
+
+#[test]
+fn filter_and_list_select_embedded_scenarios() {
+    let dir = scenario_dir(&[]);
+    let o = run(&["list", "--filter", "official"], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("identify/01_user_id"), "{out}");
+    assert!(out.contains("group/05_group_null_user_id"), "{out}");
+    assert!(!out.contains("faults/"), "{out}");
+    let o = run(&["run", "--filter", "identify/0"], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("9 scenarios: 9 passed"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_sends_a_look_through_every_action() {
+    let args = scenarios::demo::UpArgs {
+        hub_port: 0,
+        dataplane_port: 0,
+        looker_port: 0,
+        mapping: "rudderstack".into(),
+    };
+    let report = scenarios::demo::up_with(args, async {}, |_| {})
+        .await
+        .expect("demo runs");
+    for (action, _, reading) in &report.sends {
+        assert_eq!(reading["success"], true, "{action}: {reading}");
+        assert_eq!(reading["breaches"], 0, "{action}: {reading}");
+    }
+    let types: Vec<&str> = report
+        .events
+        .iter()
+        .filter_map(|e| e.get("type").and_then(|t| t.as_str()))
+        .collect();
+    for t in ["identify", "track", "group"] {
+        assert!(types.contains(&t), "no {t} event in {types:?}");
+    }
+    let text = scenarios::demo::describe(&report);
+    assert!(text.contains("/_mock/events"), "{text}");
+    assert!(text.contains(&report.dataplane_url), "{text}");
+}
