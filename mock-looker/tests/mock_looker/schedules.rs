@@ -217,6 +217,25 @@ async fn plans_run_on_crontab_and_once_with_job_history() {
         .call("DELETE", &format!("/scheduled_plans/{id}"), None)
         .await;
     assert_eq!(s, 204);
+    // A disabled integration is not sent to.
+    let off = json!([{"type": format!("looker-integration://{}::track", h.id)}]);
+    let (_, once) = api
+        .json(
+            "POST",
+            "/scheduled_plans/run_once",
+            Some(json!({"look_id": "1", "scheduled_plan_destination": off})),
+        )
+        .await;
+    let jobs = wait_jobs(&api, once["id"].as_str().unwrap(), 1).await;
+    assert!(
+        jobs[0]["scheduled_job.status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("not enabled"),
+        "{jobs:?}"
+    );
+    l.configure_action(&h.id, "group", true, Default::default())
+        .unwrap();
     // Run once to an action that fails: job history says why.
     let bad =
         json!([{"type": format!("looker-integration://{}::group", h.id), "format": "json_detail"}]);
