@@ -480,12 +480,11 @@ impl Plan {
             anon
         } else {
             let user_ok = user_k.present_id();
-            let anon = match anon_field {
+            match anon_field {
                 Some(a) if kind(a).present_id() => Anon::Raw(a),
                 _ if user_ok => Anon::Raw(None),
                 _ => Anon::Generate,
-            };
-            anon
+            }
         };
         if self.call == CallType::Track && ctx.event.is_none_or(str::is_empty) {
             return Err(RowError::Rejected("You must pass an \"event\".".into()));
