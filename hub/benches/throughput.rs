@@ -26,7 +26,7 @@ fn row(i: u64, out: &mut String) {
         out,
         r#"{{"users.email":{{"value":"user{i}@example.com"}},"users.id":{{"value":"u{i}"}},"users.city":{{"value":"City {c}"}},"users.plan":{{"value":"{p}"}},"users.age":{{"value":{a}}},"orders.count":{{"value":{o}}}}}"#,
         c = i % 97,
-        p = if i % 3 == 0 { "pro" } else { "free" },
+        p = if i.is_multiple_of(3) { "pro" } else { "free" },
         a = 18 + i % 60,
         o = i % 13
     );
@@ -93,15 +93,29 @@ async fn one(rows: u64) -> anyhow::Result<()> {
     let download_url = format!("http://{}/downloads/look", l.local_addr()?);
     tokio::spawn(async move { axum::serve(l, looker).await });
 
-    // Data plane: counts events.
+    // Data plane: mock_dataplane in memory (default), or a bare counting sink
+    // (`HUB_BENCH_SINK=count`) to see the hub without the mock's own cost.
     let counts = Arc::new(Counts::default());
-    let dp = axum::Router::new()
-        .route("/v1/batch", axum::routing::post(sink))
-        .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
-        .with_state(counts.clone());
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let dp_url = format!("http://{}", l.local_addr()?);
-    tokio::spawn(async move { axum::serve(l, dp).await });
+    let use_mock = std::env::var("HUB_BENCH_SINK").as_deref() != Ok("count");
+    let mut mock = None;
+    let (dp_url, write_key) = if use_mock {
+        let m = mock_dataplane::MockDataplane::builder()
+            .in_memory()
+            .start()
+            .await?;
+        let r = (m.url(), m.write_key());
+        mock = Some(m);
+        r
+    } else {
+        let dp = axum::Router::new()
+            .route("/v1/batch", axum::routing::post(sink))
+            .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
+            .with_state(counts.clone());
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", l.local_addr()?);
+        tokio::spawn(async move { axum::serve(l, dp).await });
+        (url, "wk_bench".to_owned())
+    };
 
     // The hub, as its own process.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -128,7 +142,7 @@ async fn one(rows: u64) -> anyhow::Result<()> {
         "type": "query",
         "scheduled_plan": {"scheduled_plan_id": 1, "type": "Look", "download_url": download_url, "query": {"vis_config": {}}},
         "attachment": null,
-        "data": {"rudder_write_key": "wk_bench", "rudder_server_url": dp_url},
+        "data": {"rudder_write_key": write_key, "rudder_server_url": dp_url},
         "form_params": {"event": "bench"},
     });
     let start = Instant::now();
@@ -149,7 +163,16 @@ async fn one(rows: u64) -> anyhow::Result<()> {
     let peak_kb = vm_hwm_kb(pid).unwrap_or(0);
     let _ = child.kill();
     let _ = child.wait();
-    let events = counts.events.load(Ordering::Relaxed);
+    let events = match &mock {
+        Some(m) => {
+            let s = m.stats().await?;
+            counts
+                .requests
+                .store(m.requests().await.len() as u64, Ordering::Relaxed);
+            s.total
+        }
+        None => counts.events.load(Ordering::Relaxed),
+    };
     let v: serde_json::Value = serde_json::from_str(resp.trim_start())?;
     anyhow::ensure!(v["looker"]["success"] == true, "execute failed: {v}");
     anyhow::ensure!(

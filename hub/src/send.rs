@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// The SDK's batch threshold, in bytes.
 pub const DEFAULT_MAX_BATCH_BYTES: usize = 460_800;
@@ -263,11 +264,15 @@ impl Sender {
         let url = self.url.clone();
         let auth = self.auth.clone();
         let cfg = self.cfg.clone();
-        self.tasks.spawn(async move {
-            let r = post_with_retries(&client, &url, &auth, &cfg, batch).await;
-            drop(permit);
-            r
-        });
+        // The span keeps the request's webhook id on the retry and failure log lines.
+        self.tasks.spawn(
+            async move {
+                let r = post_with_retries(&client, &url, &auth, &cfg, batch).await;
+                drop(permit);
+                r
+            }
+            .in_current_span(),
+        );
     }
 
     /// Waits for every batch and returns the account.

@@ -565,4 +565,29 @@ mod tests {
             "{d:?}"
         );
     }
+
+    #[test]
+    fn duration_window_expires() {
+        let f = Faults::default();
+        f.add(rule(r#"{"duration_ms":50,"action":{"status":500}}"#))
+            .unwrap();
+        assert!(f.decide("/v1/batch", None).is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(f.decide("/v1/batch", None).is_none());
+        assert!(!f.list()[0].active);
+    }
+
+    #[test]
+    fn uniform_delay_stays_in_range_and_path_prefix_matches() {
+        let f = Faults::default();
+        f.add(rule(r#"{"path":"/v1/*","seed":3,"action":{"status":502,"delay":{"kind":"uniform","min_ms":10,"max_ms":20}}}"#)).unwrap();
+        assert!(f.decide("/beacon/v1/batch", None).is_none());
+        for _ in 0..20 {
+            let d = f.decide("/v1/track", None).unwrap().delay.unwrap();
+            assert!(
+                (Duration::from_millis(10)..=Duration::from_millis(20)).contains(&d),
+                "{d:?}"
+            );
+        }
+    }
 }

@@ -123,12 +123,20 @@ pub struct Prepared {
     pub events: Vec<NewEvent>,
     /// The size the gateway compares against the maximum request size.
     pub measured_len: usize,
+    /// Body-level `sentAt` / `timestamp` next to `batch` (SDKs send them; the gateway does not
+    /// store them, the journal records them).
+    pub body_sent_at: Option<String>,
+    pub body_timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct BatchBody<'a> {
+    #[serde(borrow, default)]
+    batch: BatchField<'a>,
+    #[serde(rename = "sentAt", borrow, default, deserialize_with = "present_raw")]
+    sent_at: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present_raw")]
-    batch: Option<&'a RawValue>,
+    timestamp: Option<&'a RawValue>,
 }
 
 /// The id fields of one event, borrowed. `deserialize_with` makes a JSON `null` count as present
@@ -171,6 +179,79 @@ struct EventFields<'a> {
         deserialize_with = "present_raw"
     )]
     request_ip: Option<&'a RawValue>,
+}
+
+/// The `batch` value, read in the same pass as the body: an array's items stay borrowed raw
+/// text (one walk over the events instead of re-parsing the array).
+#[derive(Default)]
+enum BatchField<'a> {
+    /// Absent or `null`: zero events.
+    #[default]
+    Missing,
+    Items(Vec<&'a RawValue>),
+    /// Any other value: gjson's `.Array()` makes it a one-element array; re-read as raw text.
+    Single,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for BatchField<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = BatchField<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(BatchField::Items(items))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(BatchField::Missing)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(BatchField::Missing)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(BatchField::Single)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(BatchField::Single)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The rare shape `{"batch": <non-array>}`: the value as raw text.
+#[derive(Deserialize)]
+struct BatchRaw<'a> {
+    #[serde(borrow)]
+    batch: &'a RawValue,
 }
 
 fn present_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
@@ -223,16 +304,22 @@ fn first_non_ws(text: &str) -> Option<u8> {
 }
 
 fn prepare_batch(text: &str, ctx: &EnrichCtx<'_>) -> Result<Prepared, Rejection> {
+    let mut body_sent_at = None;
+    let mut body_timestamp = None;
     let items: Vec<&RawValue> = if first_non_ws(text) == Some(b'{') {
         let body: BatchBody<'_> = serde_json::from_str(text)
             .map_err(|e| reject(Reject::InvalidJson, format!("body: {e}")))?;
+        body_sent_at = body.sent_at.map(|r| stringify(Some(r)).into_owned());
+        body_timestamp = body.timestamp.map(|r| stringify(Some(r)).into_owned());
         match body.batch {
-            None => Vec::new(),
-            Some(raw) if raw.get() == "null" => Vec::new(),
-            Some(raw) if raw.get().starts_with('[') => serde_json::from_str(raw.get())
-                .map_err(|e| reject(Reject::InvalidJson, format!("batch: {e}")))?,
+            BatchField::Missing => Vec::new(),
+            BatchField::Items(items) => items,
             // gjson's `.Array()` of a non-array value is a one-element array.
-            Some(raw) => vec![raw],
+            BatchField::Single => {
+                let raw: BatchRaw<'_> = serde_json::from_str(text)
+                    .map_err(|e| reject(Reject::InvalidJson, format!("body: {e}")))?;
+                vec![raw.batch]
+            }
         }
     } else {
         // Valid JSON that is not an object has no `batch`: zero events.
@@ -247,6 +334,8 @@ fn prepare_batch(text: &str, ctx: &EnrichCtx<'_>) -> Result<Prepared, Rejection>
     Ok(Prepared {
         events,
         measured_len: text.len(),
+        body_sent_at,
+        body_timestamp,
     })
 }
 
@@ -264,6 +353,8 @@ fn prepare_single(
     Ok(Prepared {
         events: vec![event],
         measured_len: typed_len + r#"{"batch":[]}"#.len(),
+        body_sent_at: None,
+        body_timestamp: None,
     })
 }
 

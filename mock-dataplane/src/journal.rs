@@ -30,6 +30,10 @@ pub struct JournalEntry {
     pub status: u16,
     /// Body answered (the GIF of pixel routes is shown as `<gif>`).
     pub response: String,
+    /// Body-level `sentAt` next to `batch` (as sent by SDKs; not part of stored events).
+    pub body_sent_at: Option<String>,
+    /// Body-level `timestamp` next to `batch` (the Node SDK sends one).
+    pub body_timestamp: Option<String>,
     /// Events stored by this request.
     pub event_count: usize,
     pub source_id: Option<String>,

@@ -261,3 +261,15 @@ impl MockDataplane {
         Ok(self.state.store.stats().await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Tests share the handle across tasks and threads.
+    #[test]
+    fn handle_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::MockDataplane>();
+        assert_send_sync::<super::StoredEvent>();
+        assert_send_sync::<super::FaultRule>();
+    }
+}

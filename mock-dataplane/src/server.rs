@@ -385,6 +385,8 @@ fn entry_for(parts: &axum::http::request::Parts, peer: SocketAddr) -> JournalEnt
         gzip: false,
         status: 0,
         response: String::new(),
+        body_sent_at: None,
+        body_timestamp: None,
         event_count: 0,
         source_id: None,
         fault: None,
@@ -706,6 +708,8 @@ async fn store_body(
         entry.detail = Some(r.detail);
         r.reason
     })?;
+    entry.body_sent_at = prepared.body_sent_at;
+    entry.body_timestamp = prepared.body_timestamp;
     let n = prepared.events.len();
     if st
         .faults

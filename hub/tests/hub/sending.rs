@@ -53,6 +53,8 @@ async fn server_url_with_or_without_v1_batch_posts_to_v1_batch_with_basic_auth()
 async fn batches_are_cut_by_bytes_and_every_event_arrives_in_order() {
     let mut c = quick_config();
     c.send.max_batch_bytes = 2_000;
+    // One batch in flight at a time makes arrival order deterministic.
+    c.send.max_in_flight = 1;
     let hub = TestHub::with(c).await;
     let sink = Sink::start().await;
     let (_, resp) = hub
@@ -307,4 +309,65 @@ async fn a_large_look_streams_through_in_many_batches() {
     assert_eq!(resp["looker"]["success"], true, "{resp}");
     assert_eq!(sink.events().len(), n);
     assert!(sink.requests().len() > 5);
+}
+
+#[tokio::test]
+async fn attachments_with_unicode_escapes_are_unescaped_across_chunks() {
+    let hub = TestHub::start().await;
+    let sink = Sink::start().await;
+    // Long enough to span several 64 KiB unescape chunks; every non-ASCII char and every quote
+    // of the look is a JSON escape inside attachment.data (as ensure_ascii encoders write it).
+    let value = "é😀\"x\\";
+    let doc = look(DIMS, &(0..3000).map(|i| json!({"u.id": {"value": format!("{value}{i}")}, "u.city": {"value": "Zürich"}})).collect::<Vec<_>>());
+    let mut escaped = String::from("\"");
+    for c in doc.chars() {
+        match c {
+            '"' => escaped.push_str("\\u0022"),
+            '\\' => escaped.push_str("\\\\"),
+            c if c.is_ascii() => escaped.push(c),
+            c => {
+                let mut b = [0u16; 2];
+                for u in c.encode_utf16(&mut b) {
+                    escaped.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    escaped.push('"');
+    let body = format!(
+        r#"{{"type":"query","scheduled_plan":{{}},"attachment":{{"mimetype":"application/json","extension":"json","data":{escaped}}},"data":{{"rudder_write_key":"{}","rudder_server_url":"{}"}}}}"#,
+        sink.write_key(),
+        sink.url
+    );
+    let r = hub
+        .post("/actions/rudder_event/execute")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(r.text().await.unwrap().trim_start()).unwrap();
+    assert_eq!(v["looker"]["success"], true, "{v}");
+    let events = sink.events();
+    assert_eq!(events.len(), 3000);
+    // Batches in flight may arrive in any order; every row is there.
+    let ids: std::collections::HashSet<String> = events
+        .iter()
+        .map(|e| e["userId"].as_str().unwrap().to_owned())
+        .collect();
+    assert!((0..3000).all(|i| ids.contains(&format!("{value}{i}"))));
+    assert_eq!(events[0]["traits"]["u.city"], "Zürich");
+}
+
+#[tokio::test]
+async fn base64_attachments_are_decoded() {
+    use base64::Engine;
+    let hub = TestHub::start().await;
+    let sink = Sink::start().await;
+    let doc = look(DIMS, &rows(2));
+    let mut body = exec_body("", &sink);
+    body["attachment"] = json!({"mimetype": "application/json;base64", "extension": "json",
+        "data": base64::engine::general_purpose::STANDARD.encode(doc)});
+    let (_, resp) = hub.execute("rudder_event", &body).await;
+    assert_eq!(resp["looker"]["success"], true, "{resp}");
+    assert_eq!(sink.events().len(), 2);
 }

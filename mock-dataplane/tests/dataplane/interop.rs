@@ -144,6 +144,13 @@ async fn check_events(dp: &MockDataplane, sdk: Sdk, run: &str) {
     for r in ok {
         assert_eq!(r.path, "/v1/batch");
         assert!(r.gzip, "SDK gzips by default");
+        assert!(r.body_sent_at.is_some(), "body-level sentAt recorded");
+        if sdk == Sdk::Node {
+            assert!(
+                r.body_timestamp.is_some(),
+                "Node sends a body-level timestamp"
+            );
+        }
         let ua = r
             .headers
             .iter()

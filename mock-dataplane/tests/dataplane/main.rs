@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod binary;
 mod durability;
 mod faults;
 mod gateway;
