@@ -32,8 +32,10 @@
 //! naming `analytics-node` (ours honestly names this hub).
 //!
 //! [`MappingMode::Clean`] keeps values as they are (`0`, `false`, `""`, `null`), writes pivots as
-//! `{pivot_key: value}`, stringifies every numeric id, treats `null`/`""` ids as absent (a uuid
-//! `anonymousId` is generated when neither id is present), and sends `groupId` on group calls only.
+//! `{pivot_key: value}`, stringifies numeric `userId`/`anonymousId` (`0` included), and generates
+//! a uuid `anonymousId` whenever neither id is usable (`null`, `""` or blank), instead of sending
+//! an event the gateway would reject. `groupId` follows the same rule as in RudderStack mode (sent
+//! on every call type when the group column is not null) but keeps its value as is.
 //! Values are copied from the input verbatim (insignificant whitespace removed).
 //!
 //! # Per-row validation (both modes)
@@ -460,7 +462,7 @@ impl Plan {
             Raw(Option<&'r RawValue>),
             Generate,
         }
-        let (user_present, anon) = if rs {
+        let anon = if rs {
             let anon = match anon_field {
                 Some(a) => Anon::Raw(a),
                 None if user_k.truthy() => Anon::Raw(None),
@@ -475,15 +477,14 @@ impl Plan {
                     "You must pass either an \"anonymousId\" or a \"userId\".".into(),
                 ));
             }
-            (true, anon)
+            anon
         } else {
             let user_ok = user_k.present_id();
-            let anon = match anon_field {
+            match anon_field {
                 Some(a) if kind(a).present_id() => Anon::Raw(a),
                 _ if user_ok => Anon::Raw(None),
                 _ => Anon::Generate,
-            };
-            (user_ok, anon)
+            }
         };
         if self.call == CallType::Track && ctx.event.is_none_or(str::is_empty) {
             return Err(RowError::Rejected("You must pass an \"event\".".into()));
@@ -500,10 +501,8 @@ impl Plan {
         out.extend_from_slice(b"{\"userId\":");
         if rs {
             write_rs_id(user, out);
-        } else if user_present {
-            write_clean_id(user, out);
         } else {
-            out.extend_from_slice(b"null");
+            write_clean_id(user, out);
         }
         out.extend_from_slice(b",\"anonymousId\":");
         match anon {
@@ -520,18 +519,9 @@ impl Plan {
                 }
             },
         }
-        let send_group = if rs {
-            group_k != Kind::Null
-        } else {
-            self.call == CallType::Group
-        };
-        if send_group {
+        if group_k != Kind::Null {
             out.extend_from_slice(b",\"groupId\":");
-            if rs {
-                write_js_value(group.expect("non-null"), out)?;
-            } else {
-                write_clean_id(group, out);
-            }
+            write_value(group.expect("non-null"), self.mode, out)?;
         }
         out.extend_from_slice(if self.call == CallType::Track {
             b",\"properties\":"
@@ -750,7 +740,8 @@ fn write_rs_id(v: Option<&RawValue>, out: &mut Vec<u8>) {
     }
 }
 
-/// Clean mode id: strings and numbers as strings; anything else null.
+/// Clean mode id: numbers as strings (ids are strings in the event spec), strings as they are
+/// (`""` included), anything else null.
 fn write_clean_id(v: Option<&RawValue>, out: &mut Vec<u8>) {
     match kind(v) {
         Kind::Number(_) => {
@@ -758,7 +749,7 @@ fn write_clean_id(v: Option<&RawValue>, out: &mut Vec<u8>) {
             out.extend_from_slice(v.expect("number").get().trim().as_bytes());
             out.push(b'"');
         }
-        Kind::Str(true) | Kind::StrBlank => write_compact(v.expect("string").get(), out),
+        Kind::Str(_) | Kind::StrBlank => write_compact(v.expect("string").get(), out),
         _ => out.extend_from_slice(b"null"),
     }
 }

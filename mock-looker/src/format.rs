@@ -772,12 +772,28 @@ impl Iterator for LookChunks {
             self.stage = Stage::Rows;
         }
         loop {
+            if !self.json_string && !self.raw.is_empty() {
+                self.flush_raw();
+            }
             if self.raw.len() + self.out.len() >= self.chunk_size {
                 self.flush_raw();
-                return Some(Bytes::from(std::mem::take(&mut self.out)));
+                let next = Vec::with_capacity(self.chunk_size + 4096);
+                return Some(Bytes::from(std::mem::replace(&mut self.out, next)));
             }
+            // Unescaped output is written straight into `out` (no second copy).
+            let target = if self.json_string {
+                &mut self.raw
+            } else {
+                &mut self.out
+            };
             match self.cursor.next_row() {
-                Some(row) => self.writer.row(&mut self.raw, row),
+                Some(row) => {
+                    let before = target.len();
+                    self.writer.row(target, row);
+                    if !self.json_string {
+                        self.data_bytes += (target.len() - before) as u64;
+                    }
+                }
                 None => {
                     self.writer.footer(&mut self.raw);
                     self.flush_raw();

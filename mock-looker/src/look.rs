@@ -424,6 +424,16 @@ impl Look {
         if def.generate.is_some() && !def.rows.is_empty() {
             return Err(invalid("give either `rows` or `generate`, not both".into()));
         }
+        for c in &columns {
+            if let Some(Generator::Date { start, .. }) = &c.def.generator
+                && chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").is_err()
+            {
+                return Err(invalid(format!(
+                    "field {:?}: date generator start {start:?} is not YYYY-MM-DD",
+                    c.def.name
+                )));
+            }
+        }
         if def.generate.is_some()
             && let Some(c) = columns.iter().find(|c| c.def.generator.is_none())
         {
@@ -760,7 +770,10 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
     };
     cell.value = match g {
         Generator::Email { domain } => {
-            let _ = write!(buf, "user{row}@{domain}");
+            buf.push_str("user");
+            buf.push_str(itoa::Buffer::new().format(row));
+            buf.push('@');
+            buf.push_str(domain);
             Scalar::Str(buf)
         }
         Generator::Sequence {
@@ -771,7 +784,8 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
             if *numeric && prefix.is_empty() {
                 Scalar::Int((start + row) as i64)
             } else {
-                let _ = write!(buf, "{prefix}{}", start + row);
+                buf.push_str(prefix);
+                buf.push_str(itoa::Buffer::new().format(start + row));
                 Scalar::Str(buf)
             }
         }
@@ -779,7 +793,8 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
             let (a, b) = (rng.next_u64(), rng.next_u64());
             let bytes: [u8; 16] = ((a as u128) << 64 | b as u128).to_be_bytes();
             let u = uuid::Builder::from_random_bytes(bytes).into_uuid();
-            let _ = write!(buf, "{}", u.hyphenated());
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            buf.push_str(u.hyphenated().encode_lower(&mut text));
             Scalar::Str(buf)
         }
         Generator::Int { min, max } => {
@@ -813,13 +828,28 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
             other => Scalar::from_json(other).unwrap_or(Scalar::Null),
         },
         Generator::Date { start, days } => {
-            let base = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d")
-                .unwrap_or(chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date"));
+            let base = parse_date(start);
             let d = base + chrono::Days::new(rng.next_u64() % (*days as u64).max(1));
-            let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
+            use chrono::Datelike;
+            let _ = write!(buf, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
             Scalar::Str(buf)
         }
     };
+}
+
+/// Parses `YYYY-MM-DD` (2024-01-01 when invalid; checked when the Look is compiled).
+fn parse_date(s: &str) -> chrono::NaiveDate {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10))
+        && let Some(date) = chrono::NaiveDate::from_ymd_opt(y as i32, m, d)
+    {
+        return date;
+    }
+    chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date")
 }
 
 /// SplitMix64: a tiny, fast PRNG whose output for a seed never changes across dependency

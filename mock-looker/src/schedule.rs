@@ -418,6 +418,20 @@ async fn run_destination(
             None,
         );
     };
+    // Looker only sends to integrations an admin enabled.
+    let enabled = core
+        .hub(hub)
+        .and_then(|h| h.settings.get(action).map(|s| s.enabled))
+        .unwrap_or(false);
+    if !enabled {
+        return (
+            false,
+            Some(format!(
+                "integration {integration:?} is not enabled (or does not exist)"
+            )),
+            None,
+        );
+    }
     let look_id = w
         .look_id
         .clone()

@@ -272,6 +272,13 @@ pub async fn run_scenario<L: Launcher>(
         };
         return report;
     }
+    if external_hub && s.scenario.hub.mapping == crate::format::Mapping::Clean {
+        report.status = Status::Skipped {
+            reason: "needs the reference hub's clean mapping mode; skipped against an external hub"
+                .into(),
+        };
+        return report;
+    }
     let limit = s
         .scenario
         .timeout_s
@@ -1144,9 +1151,11 @@ mod tests {
         let mut skipped = ok.clone();
         skipped.scenario.hub.reference_only = true;
         skipped.name = "ref".into();
+        let mut clean = ok.clone();
+        clean.scenario.hub.mapping = crate::format::Mapping::Clean;
         let reports = run_all(
             Arc::new(FakeLauncher { fail: false }),
-            vec![ok.clone(), skipped],
+            vec![ok.clone(), skipped, clean],
             4,
             true,
             |_| {},
@@ -1154,6 +1163,9 @@ mod tests {
         .await;
         assert!(matches!(reports[0].status, Status::Passed));
         assert!(matches!(reports[1].status, Status::Skipped { .. }));
+        assert!(
+            matches!(&reports[2].status, Status::Skipped { reason } if reason.contains("clean"))
+        );
         assert_eq!(reports[0].events, 1);
         let reports = run_all(
             Arc::new(FakeLauncher { fail: true }),

@@ -170,7 +170,7 @@ fn email_is_copied_even_when_hidden_or_null_in_both_modes() {
 }
 
 #[test]
-fn group_id_rides_on_every_call_type_in_rudderstack_mode_only_on_group_in_clean() {
+fn group_id_rides_on_every_call_type_in_both_modes_numbers_stringified_only_in_rudderstack_mode() {
     let f = dims(&[
         ("u.id", &["user_id"]),
         ("a.id", &["rudder_group_id"]),
@@ -178,16 +178,21 @@ fn group_id_rides_on_every_call_type_in_rudderstack_mode_only_on_group_in_clean(
     ]);
     let row = r#"{"u.id":{"value":"u1"},"a.id":{"value":"acc-1"},"a.plan":{"value":"pro"}}"#;
     for call in [Identify, Track, Group] {
-        let rs = run(&f, row, call, Rs);
-        assert_eq!(rs["groupId"], "acc-1", "{call:?}");
-        assert_eq!(traits(&rs), &json!({"a.plan":"pro"}));
-        let clean = run(&f, row, call, Clean);
-        assert_eq!(clean.get("groupId").is_some(), call == Group, "{call:?}");
-        assert_eq!(traits(&clean), &json!({"a.plan":"pro"}));
+        for mode in [Rs, Clean] {
+            let v = run(&f, row, call, mode);
+            assert_eq!(v["groupId"], "acc-1", "{call:?} {mode}");
+            assert_eq!(traits(&v), &json!({"a.plan":"pro"}));
+        }
     }
-    // groupId null is dropped in rudderstack mode on identify.
+    // groupId null is dropped on identify.
     let nrow = r#"{"u.id":{"value":"u1"},"a.id":{"value":null},"a.plan":{"value":"pro"}}"#;
-    assert!(run(&f, nrow, Identify, Rs).get("groupId").is_none());
+    for mode in [Rs, Clean] {
+        assert!(run(&f, nrow, Identify, mode).get("groupId").is_none());
+    }
+    // The SDK stringifies only userId/anonymousId: a numeric groupId stays a number.
+    let num = r#"{"u.id":{"value":"u1"},"a.id":{"value":7},"a.plan":{"value":"pro"}}"#;
+    assert_eq!(run(&f, num, Group, Rs)["groupId"], json!(7));
+    assert_eq!(run(&f, num, Group, Clean)["groupId"], json!(7));
 }
 
 #[test]
@@ -270,7 +275,7 @@ fn numeric_ids_are_stringified_when_truthy_and_zero_or_empty_kept_in_rudderstack
     let clean_empty = run(&f1, r#"{"u.id":{"value":""}}"#, Identify, Clean);
     assert_eq!(
         (&clean_empty["userId"], &clean_empty["anonymousId"]),
-        (&Value::Null, &json!("stubanon"))
+        (&json!(""), &json!("stubanon"))
     );
 }
 

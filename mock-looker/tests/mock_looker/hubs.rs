@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{FakeHub, Reply, params};
 
+/// A generous hub timeout: these tests are about what is sent and read, not about timing, and
+/// CI machines are shared (a 20,000-row push once missed a 3 s limit under load).
 async fn looker() -> MockLooker {
     MockLooker::builder()
-        .hub_timeout(Duration::from_secs(3))
+        .hub_timeout(Duration::from_secs(30))
         .start()
         .await
         .unwrap()
@@ -617,7 +619,8 @@ async fn a_bad_hub_ends_in_a_reported_failure_never_a_hang() {
         let start = std::time::Instant::now();
         let out = l.send(req).await.unwrap();
         assert!(
-            start.elapsed() < Duration::from_secs(3),
+            // The timeout is 700 ms; 10 s still proves "no hang" on a loaded machine.
+            start.elapsed() < Duration::from_secs(10),
             "{rule} took {:?}",
             start.elapsed()
         );

@@ -217,6 +217,25 @@ async fn plans_run_on_crontab_and_once_with_job_history() {
         .call("DELETE", &format!("/scheduled_plans/{id}"), None)
         .await;
     assert_eq!(s, 204);
+    // A disabled integration is not sent to.
+    let off = json!([{"type": format!("looker-integration://{}::track", h.id)}]);
+    let (_, once) = api
+        .json(
+            "POST",
+            "/scheduled_plans/run_once",
+            Some(json!({"look_id": "1", "scheduled_plan_destination": off})),
+        )
+        .await;
+    let jobs = wait_jobs(&api, once["id"].as_str().unwrap(), 1).await;
+    assert!(
+        jobs[0]["scheduled_job.status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("not enabled"),
+        "{jobs:?}"
+    );
+    l.configure_action(&h.id, "group", true, Default::default())
+        .unwrap();
     // Run once to an action that fails: job history says why.
     let bad =
         json!([{"type": format!("looker-integration://{}::group", h.id), "format": "json_detail"}]);
@@ -255,16 +274,36 @@ async fn interval_plans_via_the_library() {
         .create_plan(serde_json::from_value(json!({"name": "interval", "look_id": "2", "interval_seconds": 1,
             "scheduled_plan_destination": [{"type": format!("looker-integration://{}::identify", h.id)}]})).unwrap())
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2600)).await;
-    let jobs: Vec<_> = l
-        .jobs()
-        .into_iter()
-        .filter(|j| j.plan_id == plan.id)
-        .collect();
-    assert!((2..=3).contains(&jobs.len()), "{jobs:?}");
-    assert!(jobs.iter().all(|j| j.status == "success"));
-    assert_eq!(
-        hub.requests_to("/actions/identify/execute").len(),
-        jobs.len()
+    // Poll instead of sleeping a fixed time: on a loaded machine a run may still be in flight.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let finished = loop {
+        let done: Vec<_> = l
+            .jobs()
+            .into_iter()
+            .filter(|j| j.plan_id == plan.id && j.status != "running")
+            .collect();
+        if done.len() >= 2 {
+            break done;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than 2 finished jobs after 20 s: {done:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        finished.iter().all(|j| j.status == "success"),
+        "{finished:?}"
     );
+    // An interval of 1 s: consecutive runs start about a second apart, never back to back.
+    let created = |j: &mock_looker::schedule::Job| {
+        chrono::DateTime::parse_from_rfc3339(&j.created_time).expect("created_time is RFC 3339")
+    };
+    let gap = created(&finished[1]) - created(&finished[0]);
+    assert!(
+        gap >= chrono::TimeDelta::milliseconds(900),
+        "runs only {gap} apart"
+    );
+    // Each finished job reached the hub (a later run may already be in flight).
+    assert!(hub.requests_to("/actions/identify/execute").len() >= finished.len());
 }

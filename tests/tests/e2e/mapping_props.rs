@@ -295,3 +295,40 @@ proptest! {
         }
     }
 }
+
+/// The tolerance in [`same`] is only for reading numbers back: the hub's bytes carry the exact
+/// shortest round-trip digits, in both modes (the values proptest first tripped on).
+#[test]
+fn floats_are_written_with_exact_digits() {
+    use hub::mapping::{CallType, Field, Fields, MapContext, map_row};
+    let fields = Fields {
+        dimensions: vec![
+            Field::new("users.id", &["user_id"]),
+            Field::new("users.x", &[]),
+        ],
+        ..Fields::default()
+    };
+    for mode in [hub::MappingMode::RudderStack, hub::MappingMode::Clean] {
+        for x in [
+            "522459.11150290276",
+            "-931719.5860989571",
+            "252254.92190275918",
+            "0.1",
+        ] {
+            let row = format!(r#"{{"users.id":{{"value":"u1"}},"users.x":{{"value":{x}}}}}"#);
+            let mut out = Vec::new();
+            map_row(
+                &fields,
+                &row,
+                &MapContext::example(CallType::Identify, mode),
+                &mut out,
+            )
+            .expect("maps");
+            let text = String::from_utf8(out).expect("utf-8");
+            assert!(
+                text.contains(&format!(r#""users.x":{x}"#)),
+                "{mode}: {x} not in {text}"
+            );
+        }
+    }
+}

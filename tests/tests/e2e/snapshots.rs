@@ -132,4 +132,20 @@ fn every_scenario_passes_and_matches_its_snapshot() {
         }
         settings.bind(|| insta::assert_json_snapshot!("scenario", snapshot_value(r)));
     }
+    // An unreferenced snapshot (a renamed or deleted scenario) fails too, as
+    // `cargo insta test --unreferenced=reject` would.
+    let names: std::collections::HashSet<String> = scenarios
+        .iter()
+        .map(|s| format!("scenario@{}.snap", s.name.replace('/', "__")))
+        .collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/snapshots");
+    let stale: Vec<String> = std::fs::read_dir(&dir)
+        .expect("snapshot dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.ends_with(".snap") && !names.contains(f))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "snapshots of no scenario (delete them): {stale:?}"
+    );
 }
