@@ -17,25 +17,10 @@ pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-pub fn shared(path: &str) -> std::path::PathBuf {
-    workspace_root()
-        .join("..")
-        .join("..")
-        .join("shared")
-        .join(path)
-}
-
-/// `/work/shared/<path>`, found from the worktree or from main.
-pub fn shared_file(path: &str) -> String {
-    for base in [
-        shared(path),
-        std::path::PathBuf::from("/work/shared").join(path),
-    ] {
-        if let Ok(s) = std::fs::read_to_string(&base) {
-            return s;
-        }
-    }
-    panic!("shared file {path} not found")
+/// The text of a file in `testdata/` (data captured from the real systems, kept in the repo).
+pub fn testdata(name: &str) -> String {
+    let path = workspace_root().join("testdata").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 use std::collections::VecDeque;

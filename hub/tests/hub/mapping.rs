@@ -423,8 +423,8 @@ fn validation_errors_per_row() {
 
 #[test]
 fn the_real_identify_batch_fixture_is_reproduced_byte_for_byte() {
-    let fixture: Value = serde_json::from_str(&crate::helpers::shared_file(
-        "fixtures/rudderstack-hub-identify-batch.json",
+    let fixture: Value = serde_json::from_str(&crate::helpers::testdata(
+        "rudderstack-hub-identify-batch.json",
     ))
     .unwrap();
     let mut expected = fixture["batch"][0].clone();

@@ -34,7 +34,7 @@ fn collect(doc: &[u8], format: Format, chunk: usize) -> Result<Vec<Got>, ParseEr
 
 #[test]
 fn the_real_json_detail_example_parses_in_any_chunking() {
-    let doc = crate::helpers::shared_file("fixtures/looker-json-detail-example.json");
+    let doc = crate::helpers::testdata("looker-json-detail-example.json");
     let whole = collect(doc.as_bytes(), Format::JsonDetail, usize::MAX).unwrap();
     assert_eq!(
         whole[0],

@@ -9,18 +9,9 @@ use serde_json::{Value, json};
 use crate::helpers::{FakeHub, params};
 
 fn seed_text() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds");
-    let dir = if dir.exists() {
-        dir
-    } else {
-        std::path::PathBuf::from("/work/shared/seeds")
-    };
-    let entry = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().starts_with("003_"))
-        .expect("seed 003");
-    std::fs::read_to_string(entry.path()).unwrap()
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/looker-system-activity-seed-003.txt");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Parses the "List of event types" table of the seed: an event line is `name Trigger…`

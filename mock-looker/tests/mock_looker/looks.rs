@@ -16,12 +16,9 @@ fn look(title: &str) -> Look {
 fn fixture() -> Value {
     let p = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/looker-json-detail-example.json"
+        "/../testdata/looker-json-detail-example.json"
     );
-    let alt = "/work/shared/fixtures/looker-json-detail-example.json";
-    let text = std::fs::read_to_string(p)
-        .or_else(|_| std::fs::read_to_string(alt))
-        .unwrap();
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{p}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
 
