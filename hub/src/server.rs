@@ -274,21 +274,34 @@ fn parse_json_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Response
     })
 }
 
+/// What `execute` and `form` both do first, in the official hub's order: check the token, read
+/// the Looker version (it gates which actions exist), find the action, then read the body
+/// within the push limit. Any failure is already the answer to send.
+async fn prelude(
+    s: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Arc<dyn crate::actions::Action>, Option<Version>, Bytes), Response> {
+    if !authorized(headers, s) {
+        return Err(forbidden());
+    }
+    let version = looker_version(headers);
+    let Some(action) = s.registry.find(id, version.as_ref()).cloned() else {
+        return Err(not_found_action());
+    };
+    let bytes = read_body(body, headers, s.config.push_limit).await?;
+    Ok((action, version, bytes))
+}
+
 async fn execute(
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !authorized(&headers, &s) {
-        return forbidden();
-    }
-    let version = looker_version(&headers);
-    let Some(action) = s.registry.find(&id, version.as_ref()).cloned() else {
-        return not_found_action();
-    };
-    let bytes = match read_body(body, &headers, s.config.push_limit).await {
-        Ok(b) => b,
+    let (action, version, bytes) = match prelude(&s, &id, &headers, body).await {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let req = {
@@ -451,15 +464,8 @@ async fn form(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !authorized(&headers, &s) {
-        return forbidden();
-    }
-    let version = looker_version(&headers);
-    let Some(action) = s.registry.find(&id, version.as_ref()).cloned() else {
-        return not_found_action();
-    };
-    let bytes = match read_body(body, &headers, s.config.push_limit).await {
-        Ok(b) => b,
+    let (action, version, bytes) = match prelude(&s, &id, &headers, body).await {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let v: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
