@@ -502,17 +502,28 @@ fn no_oauth() -> Response {
     json_error(StatusCode::NOT_FOUND, "Action does not support OAuth.")
 }
 
+/// The action behind an OAuth route, if it has OAuth hooks. OAuth routes are not gated by the
+/// Looker version: the browser that opens them sends no Looker User-Agent.
+fn oauth_action(s: &AppState, id: &str) -> Result<Arc<dyn crate::actions::Action>, Response> {
+    let Some(a) = s.registry.find(id, None).cloned() else {
+        return Err(not_found_action());
+    };
+    if a.oauth().is_none() {
+        return Err(no_oauth());
+    }
+    Ok(a)
+}
+
 async fn oauth(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(a) = s.registry.find(&id, None).cloned() else {
-        return not_found_action();
+    let a = match oauth_action(&s, &id) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    let Some(o) = a.oauth() else {
-        return no_oauth();
-    };
+    let o = a.oauth().expect("oauth_action checked the hooks");
     let redirect = format!("{}/actions/{id}/oauth_redirect", s.base_url);
     match o
         .oauth_url(&redirect, q.get("state").map_or("", String::as_str))
@@ -531,12 +542,11 @@ async fn oauth_check(
     if !authorized(&headers, &s) {
         return forbidden();
     }
-    let Some(a) = s.registry.find(&id, None).cloned() else {
-        return not_found_action();
+    let a = match oauth_action(&s, &id) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    let Some(o) = a.oauth() else {
-        return no_oauth();
-    };
+    let o = a.oauth().expect("oauth_action checked the hooks");
     let req = FormRequest {
         params: HashMap::new(),
         form_params: HashMap::new(),
@@ -550,12 +560,11 @@ async fn oauth_redirect(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(a) = s.registry.find(&id, None).cloned() else {
-        return not_found_action();
+    let a = match oauth_action(&s, &id) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    let Some(o) = a.oauth() else {
-        return no_oauth();
-    };
+    let o = a.oauth().expect("oauth_action checked the hooks");
     let redirect = format!("{}/actions/{id}/oauth_redirect", s.base_url);
     match o.oauth_redirect(&q, &redirect).await {
         Ok(None) => Html("<html><body><script>window.close()</script>Login successful. You can close this window.</body></html>").into_response(),
