@@ -514,6 +514,12 @@ fn oauth_action(s: &AppState, id: &str) -> Result<Arc<dyn crate::actions::Action
     Ok(a)
 }
 
+/// Where the provider sends the browser back. `/oauth` announces it and `/oauth_redirect` repeats
+/// it in the code exchange; providers refuse the exchange unless both are the same string.
+fn oauth_redirect_uri(s: &AppState, id: &str) -> String {
+    format!("{}/actions/{id}/oauth_redirect", s.base_url)
+}
+
 async fn oauth(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -524,7 +530,7 @@ async fn oauth(
         Err(r) => return r,
     };
     let o = a.oauth().expect("oauth_action checked the hooks");
-    let redirect = format!("{}/actions/{id}/oauth_redirect", s.base_url);
+    let redirect = oauth_redirect_uri(&s, &id);
     match o
         .oauth_url(&redirect, q.get("state").map_or("", String::as_str))
         .await
@@ -565,7 +571,7 @@ async fn oauth_redirect(
         Err(r) => return r,
     };
     let o = a.oauth().expect("oauth_action checked the hooks");
-    let redirect = format!("{}/actions/{id}/oauth_redirect", s.base_url);
+    let redirect = oauth_redirect_uri(&s, &id);
     match o.oauth_redirect(&q, &redirect).await {
         Ok(None) => Html("<html><body><script>window.close()</script>Login successful. You can close this window.</body></html>").into_response(),
         Ok(Some(url)) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
