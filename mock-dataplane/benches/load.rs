@@ -54,6 +54,24 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds per thread name of a process (tokio workers summed), busiest first.
+fn cpu_by_thread(pid: u32) -> Vec<(String, f64)> {
+    let mut by_name = std::collections::BTreeMap::<String, f64>::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let tid = task.file_name().to_string_lossy().into_owned();
+            let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            *by_name.entry(name).or_default() += cpu_seconds(&format!("{pid}/task/{tid}"));
+        }
+    }
+    let mut v: Vec<(String, f64)> = by_name.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v
+}
+
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -215,12 +233,18 @@ fn main() -> anyhow::Result<()> {
         let db = std::fs::metadata(dir.path().join("events.sqlite3")).map(|m| m.len()).unwrap_or(0);
         println!("database size: {:.1} MiB", db as f64 / (1 << 20) as f64);
         let server_cpu = cpu_seconds(&pid.to_string());
+        let threads: Vec<String> = cpu_by_thread(pid)
+            .into_iter()
+            .filter(|(_, s)| *s >= 0.05)
+            .map(|(n, s)| format!("{n} {s:.1} s"))
+            .collect();
         let client_cpu = cpu_seconds("self");
         println!(
             "CPU: server {server_cpu:.1} s ({:.0} events per server CPU-second), load generator {client_cpu:.1} s; machine load average {}",
             events as f64 / server_cpu.max(0.001),
             std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         );
+        println!("server CPU by thread: {}", threads.join(", "));
         let _ = child.kill();
         let _ = child.wait();
         anyhow::Ok(())

@@ -175,7 +175,8 @@ mod tests {
 
     #[test]
     fn groups_by_user_in_order_of_first_appearance() {
-        let body = br#"{"batch":[{"userId":"a","n":1},{"anonymousId":"x","n":2},{"userId":"a","n":3}]}"#;
+        let body =
+            br#"{"batch":[{"userId":"a","n":1},{"anonymousId":"x","n":2},{"userId":"a","n":3}]}"#;
         let groups = split_by_user(body).unwrap();
         assert_eq!(
             groups,
@@ -213,7 +214,10 @@ mod tests {
         let obj = split_by_user(br#"{"batch":{"k1":{"userId":"u"},"k2":{"userId":"v"}}}"#).unwrap();
         assert_eq!(obj.len(), 2);
         assert_eq!(obj[0], r#"{"batch":[{"userId":"u"}]}"#);
-        assert_eq!(split_by_user(br#"{"batch":null}"#).unwrap(), vec![r#"{"batch":[null]}"#]);
+        assert_eq!(
+            split_by_user(br#"{"batch":null}"#).unwrap(),
+            vec![r#"{"batch":[null]}"#]
+        );
         // The first `batch` key counts.
         let first = split_by_user(br#"{"batch":[{"userId":"u"}],"batch":[]}"#).unwrap();
         assert_eq!(first.len(), 1);

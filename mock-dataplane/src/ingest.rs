@@ -26,14 +26,60 @@ pub enum Kind {
 }
 
 /// An event ready to store: its final JSON text plus the fields the inspection API filters on.
+///
+/// All six live in one buffer: this is built once per event on the hot path and freed once, so
+/// one allocation instead of six matters (the SQLite writer thread is the serial part).
 #[derive(Clone, Debug)]
 pub struct NewEvent {
-    pub json: String,
-    pub r#type: String,
-    pub user_id: String,
-    pub anonymous_id: String,
-    pub event: String,
-    pub message_id: String,
+    buf: String,
+    /// End offsets in `buf` of: json, type, userId, anonymousId, event, messageId.
+    ends: [u32; 6],
+}
+
+impl NewEvent {
+    /// An event from separate parts (the cold paths).
+    pub fn new(json: &str, fields: [&str; 5]) -> NewEvent {
+        let mut buf =
+            String::with_capacity(json.len() + fields.iter().map(|f| f.len()).sum::<usize>());
+        buf.push_str(json);
+        NewEvent::finish(buf, fields)
+    }
+
+    /// Takes a buffer holding the event's JSON and appends the filter fields after it.
+    fn finish(mut buf: String, fields: [&str; 5]) -> NewEvent {
+        let mut ends = [0u32; 6];
+        ends[0] = buf.len() as u32;
+        for (i, f) in fields.iter().enumerate() {
+            buf.push_str(f);
+            ends[i + 1] = buf.len() as u32;
+        }
+        NewEvent { buf, ends }
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.buf[start..self.ends[i] as usize]
+    }
+
+    /// The event as stored (enriched JSON text).
+    pub fn json(&self) -> &str {
+        self.part(0)
+    }
+    pub fn r#type(&self) -> &str {
+        self.part(1)
+    }
+    pub fn user_id(&self) -> &str {
+        self.part(2)
+    }
+    pub fn anonymous_id(&self) -> &str {
+        self.part(3)
+    }
+    pub fn event(&self) -> &str {
+        self.part(4)
+    }
+    pub fn message_id(&self) -> &str {
+        self.part(5)
+    }
 }
 
 /// Per-request values the enrichment writes into every event.
@@ -275,7 +321,19 @@ fn stringify(raw: Option<&RawValue>) -> Cow<'_, str> {
 
 /// rudder-go-kit `GetMD5UUID`: MD5 of the text, with UUID version 4 and the RFC 4122 variant.
 pub fn md5_uuid(text: &str) -> uuid::Uuid {
-    let mut bytes: [u8; 16] = Md5::digest(text.as_bytes()).into();
+    uuid_of_digest(Md5::digest(text.as_bytes()).into())
+}
+
+/// [`md5_uuid`] of `user_id:anonymous_id`, without building the joined string.
+pub fn rudder_id(user_id: &str, anonymous_id: &str) -> uuid::Uuid {
+    let mut h = Md5::new();
+    h.update(user_id.as_bytes());
+    h.update(b":");
+    h.update(anonymous_id.as_bytes());
+    uuid_of_digest(h.finalize().into())
+}
+
+fn uuid_of_digest(mut bytes: [u8; 16]) -> uuid::Uuid {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     uuid::Uuid::from_bytes(bytes)
@@ -407,7 +465,7 @@ fn enrich(
         // The gateway overwrites an existing key in place: rewrite this event as a map.
         return enrich_slow(text, force_type, index, ctx);
     }
-    let rudder_id = md5_uuid(&format!("{user_id}:{anonymous_id}"));
+    let rudder_id = rudder_id(user_id, anonymous_id);
     let new_message_id;
     let message_id: &str = if fields.message_id.is_none() {
         new_message_id = uuid::Uuid::new_v4().to_string();
@@ -416,7 +474,9 @@ fn enrich(
         &message_id
     };
 
-    let mut out = String::with_capacity(text.len() + 200);
+    let event_name = stringify(fields.event);
+    let extra = user_id.len() + anonymous_id.len() + event_name.len() + message_id.len() + 16;
+    let mut out = String::with_capacity(text.len() + 200 + extra);
     out.push_str(&text[..text.len() - 1]);
     if let Some(t) = force_type {
         push_key(&mut out, "type", t);
@@ -439,18 +499,24 @@ fn enrich(
     }
     out.push('}');
 
+    let client_type;
     let event_type = match force_type {
-        Some(t) => t.to_owned(),
-        None => stringify(fields.r#type).into_owned(),
+        Some(t) => t,
+        None => {
+            client_type = stringify(fields.r#type);
+            &client_type
+        }
     };
-    Ok(NewEvent {
-        json: out,
-        r#type: event_type,
-        user_id: user_id.to_owned(),
-        anonymous_id: anonymous_id.to_owned(),
-        event: stringify(fields.event).into_owned(),
-        message_id: message_id.trim().to_owned(),
-    })
+    Ok(NewEvent::finish(
+        out,
+        [
+            event_type,
+            user_id,
+            anonymous_id,
+            &event_name,
+            message_id.trim(),
+        ],
+    ))
 }
 
 /// Appends `,"key":"value"` (JSON-escaped) before the closing brace.
@@ -459,8 +525,15 @@ fn push_key(out: &mut String, key: &str, value: &str) {
     out.push('"');
     out.push_str(key);
     out.push_str("\":");
-    // serde_json's string escaping; writing to a String cannot fail.
-    out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_owned()));
+    // Ids, timestamps and IPs rarely need escaping: copy them straight in when they don't.
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    } else {
+        // serde_json's string escaping; writing to a String cannot fail.
+        out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_owned()));
+    }
 }
 
 /// The rare path: parse the event into an ordered map and set keys like `sjson.SetBytes`, which
@@ -519,14 +592,10 @@ fn enrich_slow(
             format!("batch[{index}] cannot be re-encoded: {e}"),
         )
     })?;
-    Ok(NewEvent {
-        json,
-        r#type: event_type,
-        user_id,
-        anonymous_id,
-        event,
-        message_id,
-    })
+    Ok(NewEvent::new(
+        &json,
+        [&event_type, &user_id, &anonymous_id, &event, &message_id],
+    ))
 }
 
 #[cfg(test)]
@@ -587,20 +656,20 @@ mod tests {
         let body = br#"{"batch":[{"type":"track","userId":"u1","event":"E","messageId":"m1","sentAt":"x"}]}"#;
         let p = prepare(body, Kind::Batch, &ctx()).unwrap();
         let e = &p.events[0];
-        assert!(e.json.starts_with(r#"{"type":"track","userId":"u1","event":"E","messageId":"m1","sentAt":"x","rudderId":""#));
-        let v: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+        assert!(e.json().starts_with(r#"{"type":"track","userId":"u1","event":"E","messageId":"m1","sentAt":"x","rudderId":""#));
+        let v: serde_json::Value = serde_json::from_str(e.json()).unwrap();
         assert_eq!(v["rudderId"], md5_uuid("u1:").to_string());
         assert_eq!(v["receivedAt"], "2026-01-01T00:00:00.000Z");
         assert_eq!(v["request_ip"], "10.0.0.1");
-        assert_eq!(e.message_id, "m1");
-        assert_eq!(e.event, "E");
+        assert_eq!(e.message_id(), "m1");
+        assert_eq!(e.event(), "E");
     }
 
     #[test]
     fn slow_path_overwrites_in_place() {
         let body = br#"{"type":"identify","anonymousId":"a","messageId":"  ","rudderId":"x","receivedAt":"r"}"#;
         let p = prepare(body, Kind::Single("track"), &ctx()).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&p.events[0].json).unwrap();
+        let v: serde_json::Value = serde_json::from_str(p.events[0].json()).unwrap();
         assert_eq!(v["type"], "track");
         assert_eq!(v["receivedAt"], "r");
         assert_eq!(v["rudderId"], md5_uuid(":a").to_string());
@@ -610,7 +679,7 @@ mod tests {
                 .get_version_num(),
             4
         );
-        assert!(p.events[0].json.starts_with(r#"{"type":"track","#));
+        assert!(p.events[0].json().starts_with(r#"{"type":"track","#));
     }
 
     #[test]
@@ -643,7 +712,7 @@ mod tests {
         let err = prepare(b"", Kind::Batch, &c).err().unwrap();
         assert_eq!(err.reason, Reject::InvalidJson);
         let ok = prepare(br#"{"batch":[{"userId":5}]}"#, Kind::Batch, &c).unwrap();
-        assert_eq!(ok.events[0].user_id, "5");
+        assert_eq!(ok.events[0].user_id(), "5");
     }
 
     #[test]

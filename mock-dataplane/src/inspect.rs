@@ -90,7 +90,7 @@ pub(crate) fn filter_from_query(
 
 fn events_json(records: &[Arc<Record>], next: u64) -> String {
     let mut out =
-        String::with_capacity(records.iter().map(|r| r.json.len() + 120).sum::<usize>() + 32);
+        String::with_capacity(records.iter().map(|r| r.json().len() + 120).sum::<usize>() + 32);
     out.push_str(r#"{"events":["#);
     for (i, r) in records.iter().enumerate() {
         if i > 0 {

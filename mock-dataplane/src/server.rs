@@ -744,7 +744,10 @@ fn admit(
         .faults
         .rate_limited(&entry_path(entry), Some(key), n as u64)
     {
-        return Err((Reject::RateLimited, format!("rate limit: {n} events refused")));
+        return Err((
+            Reject::RateLimited,
+            format!("rate limit: {n} events refused"),
+        ));
     }
     if !size_exempt && prepared.measured_len > st.config.max_request_bytes {
         return Err((
@@ -998,14 +1001,8 @@ async fn webhook(AxState(st): AxState<Arc<AppState>>, req: Request) -> Response 
             entry.detail = Some(format!("webhook body: {e}"));
             Reject::InvalidJson
         })?;
-        let event = ingest::NewEvent {
-            json: value.to_string(),
-            r#type: "webhook".into(),
-            user_id: String::new(),
-            anonymous_id: String::new(),
-            event: String::new(),
-            message_id: uuid::Uuid::new_v4().to_string(),
-        };
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let event = ingest::NewEvent::new(&value.to_string(), ["webhook", "", "", "", &message_id]);
         let append = Append {
             request_id: Arc::from(entry.request_id.as_str()),
             source_id: Arc::from(source.source.id.as_str()),

@@ -205,7 +205,11 @@ async fn import_is_processed_per_user_group() {
         .iter()
         .map(|e| e.event["userId"].as_str().unwrap())
         .collect();
-    assert_eq!(users, ["a", "a", "b"], "groups in order of first appearance");
+    assert_eq!(
+        users,
+        ["a", "a", "b"],
+        "groups in order of first appearance"
+    );
     assert_eq!(stored[1].event["n"], 2);
 
     // Two refused groups: their texts joined, no known message, so 500.
@@ -229,7 +233,10 @@ async fn import_is_processed_per_user_group() {
     let last = journal.last().unwrap();
     assert_eq!(last.event_count, 1);
     assert!(
-        last.detail.as_deref().unwrap().contains("2 of 3 user groups refused"),
+        last.detail
+            .as_deref()
+            .unwrap()
+            .contains("2 of 3 user groups refused"),
         "{:?}",
         last.detail
     );
