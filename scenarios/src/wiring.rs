@@ -793,7 +793,11 @@ impl Env {
                     let st = sealer
                         .open(s, action)
                         .map_err(|e| anyhow::anyhow!("the form's state does not open: {e}"))?;
-                    Ok(sealer.seal_at(&st.state_url, action, 1))
+                    // Expired a minute ago: what a user who left the login page open sees.
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs();
+                    Ok(sealer.seal_at(&st.state_url, action, now.saturating_sub(60)))
                 })?
             }
             Some(Tamper::Redirect) => {
