@@ -1302,6 +1302,12 @@ mod tests {
         answer: SendResult,
         stored: Mutex<Vec<Stored>>,
         sent: Mutex<Vec<SendRequest>>,
+        /// Answer to every form request (None: no forms).
+        form: Option<Value>,
+        /// The write-back table.
+        rows: Vec<Value>,
+        /// Answer to every login.
+        login: Option<LoginResult>,
     }
 
     impl Harness for Fake {
@@ -1318,7 +1324,11 @@ mod tests {
             vec!["wk_a".into(), "wk_b".into()]
         }
         async fn send(&self, req: SendRequest) -> anyhow::Result<SendResult> {
-            let key = req.params["rudder_write_key"].clone();
+            let key = req
+                .params
+                .get("rudder_write_key")
+                .cloned()
+                .unwrap_or_default();
             self.sent.lock().unwrap().push(req);
             for e in &self.events {
                 self.stored.lock().unwrap().push(Stored {
@@ -1329,7 +1339,22 @@ mod tests {
             Ok(self.answer.clone())
         }
         async fn fetch_form(&self, _: FormRequest) -> anyhow::Result<FormResult> {
-            anyhow::bail!("no forms in the fake")
+            match &self.form {
+                Some(f) => Ok(FormResult {
+                    http_status: 200,
+                    body: f.clone(),
+                    breaches: vec![],
+                }),
+                None => anyhow::bail!("no forms in the fake"),
+            }
+        }
+        async fn login(&self, _: LoginRequest) -> anyhow::Result<LoginResult> {
+            self.login
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("no logins in the fake"))
+        }
+        async fn writeback_rows(&self) -> anyhow::Result<Vec<Value>> {
+            Ok(self.rows.clone())
         }
         async fn list_actions(&self, _: Option<String>) -> anyhow::Result<ActionList> {
             Ok(ActionList {
@@ -1404,6 +1429,9 @@ mod tests {
             },
             stored: Mutex::new(vec![]),
             sent: Mutex::new(vec![]),
+            form: None,
+            rows: vec![],
+            login: None,
         }
     }
 
@@ -1558,5 +1586,130 @@ mod tests {
             crate::report::exit_code(&reports),
             crate::report::EXIT_HARNESS
         );
+    }
+
+    const WB: &str = "hub: {writeback: true}\nlooks:\n  o:\n    fields:\n      dimensions: [{name: orders.id, tags: [mark-suspicious]}]\n    rows: [{orders.id: 1001}]\n";
+
+    fn wb_fake() -> Fake {
+        let mut h = fake(vec![], true);
+        h.answer.body = json!({"looker": {"success": true, "refresh_query": true,
+            "message": "Order 1001 marked as Suspicious by alice@example.com.", "validation_errors": {}}});
+        h.answer.message = Some("Order 1001 marked as Suspicious by alice@example.com.".into());
+        h.answer.refresh_query = true;
+        h.form = Some(json!({"fields": [
+            {"name": "id", "type": "string", "interactive": false, "default": "1001"},
+            {"name": "classification", "type": "select", "default": "Suspicious"}]}));
+        h.rows = vec![
+            json!({"id": 1, "order_id": "1001", "classification": "Suspicious",
+            "user": "alice@example.com", "webhook_id": "0123456789abcdef0123456789abcdef",
+            "created_at": "2026-01-01T00:00:00Z"}),
+        ];
+        h.login = Some(LoginResult {
+            oauth_url: Some("http://127.0.0.1:1/actions/mark_suspicious/oauth?state=x".into()),
+            status: 200,
+            body: "Login successful.".into(),
+            hops: 3,
+            state_stored: true,
+            breaches: vec![],
+        });
+        h
+    }
+
+    #[tokio::test]
+    async fn writeback_answers_forms_logins_and_rows_pass_when_they_hold() {
+        let h = wb_fake();
+        let s = scenario(&format!(
+            "{WB}steps:\n  - login: {{user: alice, action: mark_suspicious, cell_value: '1001', expect: {{ok: true, status: 200, body_contains: successful, state_stored: true}}}}\n  - fetch_form: {{action: mark_suspicious, user: alice, cell_value: '1001', expect: {{oauth_link: false, fields: {{id: {{default: '1001', interactive: false}}, login: null}}}}}}\n  - send: {{action: mark_suspicious, user: alice, cell_value: '1001', expect: {{success: true, refresh_query: true, validation_errors: {{}}}}}}\n  - expect_writeback: {{count: 1, where: {{user: alice@example.com}}, items: [{{order_id: '1001', webhook_id: '${{send.webhook_id}}', created_at: {{match: iso8601}}}}]}}\nexpect:\n  writeback: {{count: 1, each: {{classification: Suspicious}}}}\n"
+        ));
+        let (failures, record) = run_steps(&h, &s).await.unwrap();
+        assert!(failures.is_empty(), "{failures:#?}");
+        // The send carried the user and the clicked value; no RudderStack params were added.
+        let sent = h.sent.lock().unwrap();
+        assert_eq!(sent[0].user.as_deref(), Some("alice"));
+        assert_eq!(sent[0].cell_value.as_deref(), Some("1001"));
+        assert!(sent[0].params.is_empty(), "{:?}", sent[0].params);
+        assert_eq!(record.writeback_total, 1);
+        assert_eq!(record.writeback.as_ref().map(Vec::len), Some(1));
+        assert_eq!(record.answers.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn writeback_mismatches_are_named() {
+        let mut h = wb_fake();
+        h.login.as_mut().unwrap().state_stored = false;
+        h.answer.refresh_query = false;
+        h.answer.validation_errors = json!({"classification": "Classification is required."});
+        let s = scenario(&format!(
+            "{WB}steps:\n  - login: {{user: bob, action: mark_suspicious, expect: {{state_stored: true}}}}\n  - fetch_form: {{action: mark_suspicious, expect: {{oauth_link: true, fields: {{id: {{default: '1002'}}, comment: {{type: textarea}}}}}}}}\n  - send: {{action: mark_suspicious, expect: {{refresh_query: true, validation_errors: {{}}}}}}\n  - expect_writeback: {{count: 2, items: [{{order_id: '1001', user: bob@example.com}}]}}\nexpect:\n  writeback: {{each: {{classification: Approved}}}}\n"
+        ));
+        let (failures, _) = run_steps(&h, &s).await.unwrap();
+        let text: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+        let all = text.join("\n");
+        for want in [
+            "Looker keeps no new state for the user",
+            "the form offers no oauth_link",
+            "form field `id` differs: default: expected \"1002\", received \"1001\"",
+            "the form has no field `comment`",
+            "refresh_query:false, expected refresh_query:true",
+            "validation_errors differs",
+            "1 write-back row(s) matching {} in the database, expected 2",
+            "items[0] matches no unclaimed row; closest is #0: user: expected \"bob@example.com\", received \"alice@example.com\"",
+            "row #0 does not match `each`: classification",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+        assert_eq!(failures.len(), 9, "{all}");
+    }
+
+    #[test]
+    fn writeback_steps_need_the_writeback_hub() {
+        let text = format!("{}steps:\n  - revoke: {{user: bob}}\n", LOOK);
+        let err = parse_scenario(Path::new("t.yaml"), &text, &|_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("step 1 (revoke bob) needs the write-back hub"),
+            "{err}"
+        );
+        let text = format!(
+            "{}steps:\n  - send: {{action: rudder_event}}\nexpect:\n  writeback: {{count: 0}}\n",
+            LOOK
+        );
+        let err = parse_scenario(Path::new("t.yaml"), &text, &|_| None).unwrap_err();
+        assert!(
+            err.to_string().contains("`expect.writeback` needs"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn writeback_scenarios_are_skipped_against_an_external_hub_and_error_without_support() {
+        let s = scenario(&format!("{WB}steps:\n  - revoke: {{user: bob}}\n"));
+        let reports = run_all(
+            Arc::new(FakeLauncher { fail: false }),
+            vec![s.clone()],
+            1,
+            true,
+            |_| {},
+        )
+        .await;
+        match &reports[0].status {
+            Status::Skipped { reason } => assert!(reason.contains("database"), "{reason}"),
+            st => panic!("{st:?}"),
+        }
+        // A harness without write-back support is a harness error, not a pass.
+        let reports = run_all(
+            Arc::new(FakeLauncher { fail: false }),
+            vec![s],
+            1,
+            false,
+            |_| {},
+        )
+        .await;
+        match &reports[0].status {
+            Status::HarnessError { error } => {
+                assert!(error.contains("no write-back support"), "{error}")
+            }
+            st => panic!("{st:?}"),
+        }
     }
 }
