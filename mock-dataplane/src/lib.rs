@@ -16,6 +16,7 @@
 
 mod config;
 mod faults;
+mod import;
 mod ingest;
 mod inspect;
 mod journal;

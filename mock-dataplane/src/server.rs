@@ -207,6 +207,8 @@ struct RouteSpec {
     size_exempt: bool,
     /// Beacon: the key comes from the `writeKey` query parameter.
     query_key: bool,
+    /// Import: the batch is split by user and each group processed like a batch.
+    split_by_user: bool,
 }
 
 const SINGLE_ROUTES: [&str; 8] = [
@@ -227,6 +229,7 @@ fn router(state: Arc<AppState>) -> Router {
             kind: Kind::Single(name),
             size_exempt: name == "audiencelist",
             query_key: false,
+            split_by_user: false,
         };
         r = r.route(
             &format!("/v1/{name}"),
@@ -237,16 +240,19 @@ fn router(state: Arc<AppState>) -> Router {
         kind: Kind::Batch,
         size_exempt: false,
         query_key: false,
+        split_by_user: false,
     };
     let beacon = RouteSpec {
         query_key: true,
         ..batch
     };
+    let import = RouteSpec {
+        split_by_user: true,
+        ..batch
+    };
     r = r
         .route("/v1/batch", post(move |s, req| gateway(s, req, batch)))
-        // Import is split by user server-side and each group is processed like a batch; the
-        // mock validates it as one batch (see README, deviations).
-        .route("/v1/import", post(move |s, req| gateway(s, req, batch)))
+        .route("/v1/import", post(move |s, req| gateway(s, req, import)))
         .route(
             "/beacon/v1/batch",
             post(move |s, req| gateway(s, req, beacon)),
@@ -620,7 +626,7 @@ async fn gateway(AxState(st): AxState<Arc<AppState>>, req: Request, spec: RouteS
             ok_text(st.legacy()).to_owned(),
         ),
         Err(Failure::Reject(reason)) => reject_response(&st, reason),
-        Err(Failure::Store(text)) => (
+        Err(Failure::Store(text) | Failure::Joined(text)) => (
             go_error(StatusCode::INTERNAL_SERVER_ERROR, &text),
             format!("{text}\n"),
         ),
@@ -632,6 +638,8 @@ enum Failure {
     Reject(Reject),
     /// A storage error: 500 with the raw error text, like the gateway.
     Store(String),
+    /// Several import groups failed: their texts joined, which is no known message, so 500.
+    Joined(String),
 }
 
 impl From<Reject> for Failure {
@@ -704,36 +712,68 @@ async fn store_body(
         received_at: &received_at,
         request_ip: ip,
     };
+    if spec.split_by_user {
+        return store_import(st, bytes, key, source, &ctx, entry).await;
+    }
     let prepared = ingest::prepare(bytes, spec.kind, &ctx).map_err(|r| {
         entry.detail = Some(r.detail);
         r.reason
     })?;
-    entry.body_sent_at = prepared.body_sent_at;
-    entry.body_timestamp = prepared.body_timestamp;
+    entry.body_sent_at = prepared.body_sent_at.clone();
+    entry.body_timestamp = prepared.body_timestamp.clone();
+    admit(st, &prepared, spec.size_exempt, key, entry).map_err(|(reason, detail)| {
+        entry.detail = Some(detail);
+        reason
+    })?;
+    let n = prepared.events.len();
+    append(st, source, key, prepared.events, entry).await?;
+    entry.event_count = n;
+    Ok(())
+}
+
+/// The checks after validation, in the gateway's order: rate limit, size, emptiness.
+fn admit(
+    st: &AppState,
+    prepared: &ingest::Prepared,
+    size_exempt: bool,
+    key: &str,
+    entry: &JournalEntry,
+) -> Result<(), (Reject, String)> {
     let n = prepared.events.len();
     if st
         .faults
         .rate_limited(&entry_path(entry), Some(key), n as u64)
     {
-        entry.detail = Some(format!("rate limit: {n} events refused"));
-        return Err(Reject::RateLimited.into());
+        return Err((Reject::RateLimited, format!("rate limit: {n} events refused")));
     }
-    if !spec.size_exempt && prepared.measured_len > st.config.max_request_bytes {
-        entry.detail = Some(format!(
-            "body is {} bytes, limit {}",
-            prepared.measured_len, st.config.max_request_bytes
+    if !size_exempt && prepared.measured_len > st.config.max_request_bytes {
+        return Err((
+            Reject::TooLarge,
+            format!(
+                "body is {} bytes, limit {}",
+                prepared.measured_len, st.config.max_request_bytes
+            ),
         ));
-        return Err(Reject::TooLarge.into());
     }
     if n == 0 {
-        entry.detail = Some("no events in the batch".into());
-        return Err(Reject::EmptyBatch.into());
+        return Err((Reject::EmptyBatch, "no events in the batch".into()));
     }
+    Ok(())
+}
+
+/// Commits events; answers only once they are durable.
+async fn append(
+    st: &AppState,
+    source: &SourceEntry,
+    key: &str,
+    events: Vec<ingest::NewEvent>,
+    entry: &mut JournalEntry,
+) -> Result<(), Failure> {
     let append = Append {
         request_id: Arc::from(entry.request_id.as_str()),
         source_id: Arc::from(source.source.id.as_str()),
         write_key: Arc::from(key),
-        events: prepared.events,
+        events,
     };
     match tokio::time::timeout(STORE_TIMEOUT, st.store.append(&st.feed, append)).await {
         Err(_) => {
@@ -744,9 +784,55 @@ async fn store_body(
             entry.detail = Some(e.to_string());
             Err(Failure::Store(e.to_string()))
         }
-        Ok(Ok(_)) => {
-            entry.event_count = n;
-            Ok(())
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
+/// `/v1/import` (see [`crate::import`]): each user's group is checked like a batch on its own;
+/// the groups that pass are stored even when others fail.
+async fn store_import(
+    st: &AppState,
+    bytes: &[u8],
+    key: &str,
+    source: &SourceEntry,
+    ctx: &EnrichCtx<'_>,
+    entry: &mut JournalEntry,
+) -> Result<(), Failure> {
+    let groups = crate::import::split_by_user(bytes).map_err(|r| {
+        entry.detail = Some(r.detail);
+        r.reason
+    })?;
+    let mut accepted = Vec::new();
+    let mut failed: Vec<(Reject, String)> = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        let checked = ingest::prepare(group.as_bytes(), Kind::Batch, ctx)
+            .map_err(|r| (r.reason, r.detail))
+            .and_then(|p| admit(st, &p, false, key, entry).map(|()| p));
+        match checked {
+            Ok(p) => accepted.extend(p.events),
+            Err((reason, detail)) => failed.push((reason, format!("user group {i}: {detail}"))),
+        }
+    }
+    let n = accepted.len();
+    if n > 0 {
+        append(st, source, key, accepted, entry).await?;
+    }
+    entry.event_count = n;
+    match failed.len() {
+        0 => Ok(()),
+        _ => {
+            let details: Vec<&str> = failed.iter().map(|(_, d)| d.as_str()).collect();
+            entry.detail = Some(format!(
+                "{} of {} user groups refused, {n} events stored: {}",
+                failed.len(),
+                groups.len(),
+                details.join("; ")
+            ));
+            if let [(reason, _)] = failed.as_slice() {
+                return Err((*reason).into());
+            }
+            let joined: String = failed.iter().map(|(r, _)| r.text(st.legacy())).collect();
+            Err(Failure::Joined(joined))
         }
     }
 }
@@ -820,6 +906,7 @@ async fn pixel(
             kind: Kind::Single(call_type),
             size_exempt: false,
             query_key: true,
+            split_by_user: false,
         };
         store_body(&st, &body, spec, &key, &source, &ip, &mut entry).await
     }
@@ -939,7 +1026,7 @@ async fn webhook(AxState(st): AxState<Arc<AppState>>, req: Request) -> Response 
             ok_text(st.legacy()).to_owned(),
         ),
         Err(Failure::Reject(r)) => reject_response(&st, r),
-        Err(Failure::Store(t)) => (
+        Err(Failure::Store(t) | Failure::Joined(t)) => (
             go_error(StatusCode::INTERNAL_SERVER_ERROR, &t),
             format!("{t}\n"),
         ),

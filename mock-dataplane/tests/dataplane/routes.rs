@@ -176,3 +176,73 @@ async fn webhook_only_for_webhook_sources_and_import_merge_audiencelist() {
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].event["order"], 1);
 }
+
+/// `/v1/import` is split by user and each group checked alone (gw `import_handler.go`): a
+/// refused group does not stop the others from being stored.
+#[tokio::test]
+async fn import_is_processed_per_user_group() {
+    let dp = MockDataplane::builder()
+        .write_key("k")
+        .max_request_bytes(200)
+        .start()
+        .await
+        .unwrap();
+    let auth = basic("k");
+    // One group without ids (refused, 400) next to two valid users (stored).
+    let a = post(
+        &dp,
+        "/v1/import",
+        Some(&auth),
+        r#"{"batch":[{"userId":"a","n":1},{"event":"no ids"},{"userId":"b"},{"userId":"a","n":2}]}"#,
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (400, "request neither has anonymousId nor userId\n")
+    );
+    let stored = dp.events(EventFilter::default()).await;
+    let users: Vec<&str> = stored
+        .iter()
+        .map(|e| e.event["userId"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["a", "a", "b"], "groups in order of first appearance");
+    assert_eq!(stored[1].event["n"], 2);
+
+    // Two refused groups: their texts joined, no known message, so 500.
+    dp.reset().await;
+    let big = "x".repeat(200);
+    let body = format!(
+        r#"{{"batch":[{{"userId":"c","p":"{big}"}},{{"event":"no ids"}},{{"userId":"d"}}]}}"#
+    );
+    let a = post(&dp, "/v1/import", Some(&auth), body).await;
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (
+            500,
+            "request size exceeds max limitrequest neither has anonymousId nor userId\n"
+        )
+    );
+    let stored = dp.events(EventFilter::default()).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].event["userId"], "d");
+    let journal = dp.requests().await;
+    let last = journal.last().unwrap();
+    assert_eq!(last.event_count, 1);
+    assert!(
+        last.detail.as_deref().unwrap().contains("2 of 3 user groups refused"),
+        "{:?}",
+        last.detail
+    );
+
+    // No events: 200 with nothing stored (where /v1/batch answers 400).
+    for empty in [r#"{"batch":[]}"#, "{}"] {
+        let a = post(&dp, "/v1/import", Some(&auth), empty.to_owned()).await;
+        assert_eq!((a.status, a.body.as_str()), (200, "ok"), "{empty}");
+        let a = post(&dp, "/v1/batch", Some(&auth), empty.to_owned()).await;
+        assert_eq!(a.status, 400, "{empty}");
+    }
+    // Invalid JSON is still refused as a whole.
+    let a = post(&dp, "/v1/import", Some(&auth), r#"{"batch":["#).await;
+    assert_eq!((a.status, a.body.as_str()), (400, "invalid json\n"));
+    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+}
