@@ -163,6 +163,9 @@ pub struct SendRequest {
     pub scheduled_plan_id: Option<String>,
     /// A cell action (`"type":"cell"`) on this clicked value, sent as `data.value`.
     pub cell_value: Option<String>,
+    /// `X-Looker-Webhook-Id` of the execute; None: a fresh one, as for every new job. Set it
+    /// to replay a job (a retried schedule, a re-delivered request) with the same id.
+    pub webhook_id: Option<String>,
 }
 
 impl SendRequest {
@@ -182,6 +185,7 @@ impl SendRequest {
             force: false,
             scheduled_plan_id: None,
             cell_value: None,
+            webhook_id: None,
         }
     }
 
@@ -830,6 +834,11 @@ impl Core {
         }
     }
 
+    /// Replaces (`Some`) or forgets (`None`) what Looker keeps for `user` and `integration`.
+    pub fn set_user_state(&self, user: &str, integration: &str, state: Option<String>) {
+        self.store_state(user, integration, Some(state));
+    }
+
     pub fn user_state(&self, user: &str, integration: &str) -> Option<String> {
         self.lock()
             .user_state
@@ -1159,7 +1168,10 @@ impl Core {
         };
         let tail = tail_of(&data);
         let masked_tail = tail_of(&masked_data);
-        let webhook_id = uuid::Uuid::new_v4().simple().to_string();
+        let webhook_id = req
+            .webhook_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         let url = a.url.clone().unwrap_or_default();
         let (body, journal_body) = match download {
             Download::Push => {

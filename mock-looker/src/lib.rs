@@ -378,6 +378,14 @@ impl MockLooker {
         self.core.user_state(user, &format!("{hub}::{action}"))
     }
 
+    /// Sets (`Some`) or clears (`None`) the state Looker keeps for `user` and `<hub>::<action>`,
+    /// as if the hub had written it: e.g. `Some("reset")`, the literal a reset login leaves
+    /// behind (spec section 9, actions PR #734), or a stale token.
+    pub fn set_user_state(&self, user: &str, hub: &str, action: &str, state: Option<String>) {
+        self.core
+            .set_user_state(user, &format!("{hub}::{action}"), state)
+    }
+
     /// Creates a scheduled plan (crontab, `interval_seconds` or run_once) like
     /// `create_scheduled_plan`, without the API's stricter create rules.
     pub fn create_plan(

@@ -7,7 +7,8 @@
 //!
 //! Strings anywhere in `params`, `form`, raw bodies and expected values may use placeholders,
 //! replaced when the scenario runs: `${dataplane.url}`, `${dataplane.write_key}` (the first
-//! key), `${dataplane.write_keys.N}`, `${hub.url}`, `${hub.token}`.
+//! key), `${dataplane.write_keys.N}`, `${hub.url}`, `${hub.token}`, and `${send.webhook_id}`
+//! (the `X-Looker-Webhook-Id` of the latest `send`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,6 +90,12 @@ pub struct HubSpec {
     /// fixes) say `reference_only: true` and are skipped under `--hub-url`.
     #[serde(default)]
     pub reference_only: bool,
+    /// The in-process hub also serves the write-back actions (`mark_suspicious`,
+    /// `mark_suspicious_batch`, issue 6) with a hub secret, an OAuth client registered at the
+    /// mock Looker's OAuth provider and a fresh SQLite database that the runner reads on its own.
+    /// Skipped under `--hub-url` (an external hub's database is out of reach).
+    #[serde(default)]
+    pub writeback: bool,
 }
 
 /// A write key of the in-process data plane, as a bare key or with its source details.
@@ -295,6 +302,17 @@ pub struct SendStep {
     /// Looker version for this send only.
     #[serde(default)]
     pub looker_version: Option<String>,
+    /// The Looker user sending (their own `state_json`); default the mock's user `1`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// A cell action on this clicked value: `"type":"cell"` with `data.value` (also in the
+    /// form request Looker makes first, so a field defaulting to the value is filled).
+    #[serde(default)]
+    pub cell_value: Option<String>,
+    /// `X-Looker-Webhook-Id` of the execute; default a fresh one per send. Two sends with the
+    /// same id replay one job (a re-delivered schedule).
+    #[serde(default)]
+    pub webhook_id: Option<String>,
     /// Send even where a current Looker would refuse (a download setting the action does not
     /// declare, required tags missing): what old Lookers did, and what the official hub's own
     /// tests do by calling the action directly.
@@ -320,6 +338,12 @@ pub struct FormStep {
     /// Looker version for this request only.
     #[serde(default)]
     pub looker_version: Option<String>,
+    /// The Looker user asking (their own `state_json`); default the mock's user `1`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The clicked value of a cell action, sent as `data.value`.
+    #[serde(default)]
+    pub cell_value: Option<String>,
     /// Expectations on the form.
     #[serde(default)]
     pub expect: Option<FormExpect>,
@@ -385,6 +409,104 @@ pub struct WaitStep {
     pub ms: Option<u64>,
 }
 
+/// Where a `login` step alters the sealed OAuth state.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Tamper {
+    /// One character of the `state` in the form's `oauth_url` changed: the hub's `/oauth`
+    /// receives it.
+    OauthUrl,
+    /// One character of the `state` changed on the way back: the provider returns it to the
+    /// hub's `/oauth_redirect` with a valid code.
+    Redirect,
+    /// The authentic state re-sealed with the hub secret and an expiry in the past.
+    Expired,
+}
+
+/// Log in as a Looker user: fetch the action's form as that user, take its `oauth_link` and
+/// follow it with the mock Looker's scripted browser (hub `/oauth` → provider authorize with
+/// consent auto-approved → hub `/oauth_redirect`, which POSTs the token to Looker's `state_url`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginStep {
+    /// The Looker user, also the provider user the browser logs in as (`alice`, `bob`, `carol`).
+    pub user: String,
+    /// The OAuth action whose form offers the link.
+    pub action: String,
+    /// Clicked value for a cell action's form.
+    #[serde(default)]
+    pub cell_value: Option<String>,
+    /// Alter the sealed state before or after the provider.
+    #[serde(default)]
+    pub tamper: Option<Tamper>,
+    /// Expectations on the end of the flow.
+    #[serde(default)]
+    pub expect: Option<LoginExpect>,
+}
+
+/// What a login must end with.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LoginExpect {
+    /// The last page was 2xx (the hub's "you can close this window").
+    #[serde(default)]
+    pub ok: Option<bool>,
+    /// HTTP status of the last page.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The last page's body contains each of these.
+    #[serde(default)]
+    pub body_contains: Option<OneOrMany>,
+    /// Looker now keeps a new state for the user (the hub POSTed to `state_url`).
+    #[serde(default)]
+    pub state_stored: Option<bool>,
+}
+
+/// Revoke every token of a user at the mock OAuth provider.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeStep {
+    /// The provider user.
+    pub user: String,
+    /// How many live tokens must have been revoked.
+    #[serde(default)]
+    pub tokens: Option<usize>,
+}
+
+/// Replace what Looker keeps as a user's state for an action (sent as `data.state_json`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetStateStep {
+    /// The Looker user.
+    pub user: String,
+    /// The action.
+    pub action: String,
+    /// The new state (`reset` is the literal of spec section 9); `null` forgets it.
+    pub state: Option<String>,
+}
+
+/// Expectations on the hub's write-back database, read by the runner straight from the SQLite
+/// file (`order_classifications`), one JSON object per row with every column by name.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WritebackExpect {
+    /// Only rows whose columns equal these (placeholders allowed).
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, String>,
+    /// Exactly this many rows (after the filter).
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// Each listed row must match a distinct stored row (values exact or matchers).
+    #[serde(default)]
+    pub items: Vec<serde_json::Map<String, Value>>,
+    /// `items` must match the rows in insertion order, one to one.
+    #[serde(default)]
+    pub ordered: bool,
+    /// Every row (after the filter) must match this.
+    #[serde(default)]
+    pub each: Option<serde_json::Map<String, Value>>,
+}
+
 /// One step. Written as a single-key map (`- send: {...}`) or a bare word (`- clear_faults`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -407,6 +529,14 @@ pub enum Step {
     Wait(WaitStep),
     /// Check events now (same shape as the final `expect.events` entries).
     ExpectEvents(EventsExpect),
+    /// Log in as a user through the OAuth flow (write-back hubs).
+    Login(LoginStep),
+    /// Revoke a user's tokens at the mock OAuth provider.
+    Revoke(RevokeStep),
+    /// Replace a user's stored action state (e.g. `reset`).
+    SetState(SetStateStep),
+    /// Check the write-back database now (same shape as `expect.writeback`).
+    ExpectWriteback(WritebackExpect),
 }
 
 impl Step {
@@ -425,6 +555,10 @@ impl Step {
             Step::ResetEvents => "reset_events".into(),
             Step::Wait(_) => "wait".into(),
             Step::ExpectEvents(_) => "expect_events".into(),
+            Step::Login(s) => format!("login {} {}", s.user, s.action),
+            Step::Revoke(s) => format!("revoke {}", s.user),
+            Step::SetState(s) => format!("set_state {} {}", s.user, s.action),
+            Step::ExpectWriteback(_) => "expect_writeback".into(),
         }
     }
 }
@@ -468,6 +602,12 @@ pub struct AnswerExpect {
     /// The whole answer body (matchers allowed).
     #[serde(default)]
     pub body: Option<Value>,
+    /// `looker.refresh_query` as Looker read it.
+    #[serde(default)]
+    pub refresh_query: Option<bool>,
+    /// `looker.validation_errors` as Looker read it (per field; matchers allowed; `{}` = none).
+    #[serde(default)]
+    pub validation_errors: Option<Value>,
     /// Contract breaches found by the mock Looker; default: none allowed.
     #[serde(default)]
     pub breaches: Option<Vec<BreachExpect>>,
@@ -501,6 +641,13 @@ pub struct FormExpect {
     /// The form's `error` contains this.
     #[serde(default)]
     pub error_contains: Option<String>,
+    /// The form offers an `oauth_link` (a login) / does not.
+    #[serde(default)]
+    pub oauth_link: Option<bool>,
+    /// Per field name, the keys that field must have (a partial match: `{default: '1001'}`);
+    /// `null` says the form has no such field.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
     /// HTTP status.
     #[serde(default)]
     pub http_status: Option<u16>,
@@ -580,6 +727,9 @@ pub struct FinalExpect {
     /// The data plane's request journal.
     #[serde(default)]
     pub requests: Option<RequestsExpect>,
+    /// The write-back database (needs `hub: {writeback: true}`).
+    #[serde(default)]
+    pub writeback: Option<WritebackExpect>,
 }
 
 /// A scenario file that could not be loaded: the file, the line and what was wrong.
@@ -728,6 +878,34 @@ pub fn parse_scenario(
                 i + 1
             )));
         }
+    }
+    let needs_writeback = scenario.steps.iter().position(|s| {
+        matches!(
+            s,
+            Step::Login(_) | Step::Revoke(_) | Step::SetState(_) | Step::ExpectWriteback(_)
+        )
+    });
+    if !scenario.hub.writeback {
+        if let Some(i) = needs_writeback {
+            return Err(invalid(format!(
+                "step {} ({}) needs the write-back hub: add `hub: {{writeback: true}}`",
+                i + 1,
+                scenario.steps[i].label()
+            )));
+        }
+        if scenario
+            .expect
+            .as_ref()
+            .is_some_and(|e| e.writeback.is_some())
+        {
+            return Err(invalid(
+                "`expect.writeback` needs the write-back hub: add `hub: {writeback: true}`".into(),
+            ));
+        }
+    } else if scenario.hub.url.is_some() {
+        return Err(invalid(
+            "`hub.writeback` runs the in-process hub and reads its database; it cannot be combined with `hub.url`".into(),
+        ));
     }
     crate::matcher::validate_tree(&scenario).map_err(invalid)?;
     Ok(scenario)

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::format::{Download, LookSpec, Scenario};
+use crate::format::{Download, LookSpec, Scenario, Tamper};
 
 /// A Look sent to an action, with everything resolved (placeholders substituted).
 #[derive(Debug, Clone)]
@@ -33,6 +33,12 @@ pub struct SendRequest {
     pub looker_version: Option<String>,
     /// Send even where Looker would refuse.
     pub force: bool,
+    /// The Looker user (per-user state); `None` for the mock's default user.
+    pub user: Option<String>,
+    /// A cell action on this clicked value.
+    pub cell_value: Option<String>,
+    /// Replay this `X-Looker-Webhook-Id` instead of a fresh one.
+    pub webhook_id: Option<String>,
 }
 
 /// A contract breach reported by the mock Looker.
@@ -61,6 +67,12 @@ pub struct SendResult {
     pub message: Option<String>,
     /// Contract breaches.
     pub breaches: Vec<Breach>,
+    /// `looker.refresh_query` as Looker read it.
+    pub refresh_query: bool,
+    /// `looker.validation_errors` as Looker read it (an object; empty when none).
+    pub validation_errors: Value,
+    /// The `X-Looker-Webhook-Id` the execute carried (None when nothing was sent).
+    pub webhook_id: Option<String>,
 }
 
 /// A form request.
@@ -74,6 +86,8 @@ pub struct FormRequest {
     pub form: BTreeMap<String, String>,
     /// Looker version override.
     pub looker_version: Option<String>,
+    /// The Looker user (per-user state); `None` for the mock's default user.
+    pub user: Option<String>,
 }
 
 /// A form answer.
@@ -170,7 +184,65 @@ pub trait Harness: Send + Sync {
     fn total_events(&self) -> impl Future<Output = anyhow::Result<usize>> + Send;
     /// The data plane's request journal.
     fn requests(&self) -> impl Future<Output = anyhow::Result<Vec<JournalRow>>> + Send;
+    /// Log in as a user by following the form's `oauth_link` with the scripted browser.
+    fn login(&self, req: LoginRequest) -> impl Future<Output = anyhow::Result<LoginResult>> + Send {
+        let _ = req;
+        async { anyhow::bail!(NO_WRITEBACK) }
+    }
+    /// Revoke a user's tokens at the OAuth provider; how many were live.
+    fn revoke(&self, user: String) -> impl Future<Output = anyhow::Result<usize>> + Send {
+        let _ = user;
+        async { anyhow::bail!(NO_WRITEBACK) }
+    }
+    /// Replace (`Some`) or forget (`None`) the state Looker keeps for a user and action.
+    fn set_user_state(
+        &self,
+        user: String,
+        action: String,
+        state: Option<String>,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = (user, action, state);
+        async { anyhow::bail!(NO_WRITEBACK) }
+    }
+    /// Every row of the write-back table, in insertion order, as `{column: value}` objects read
+    /// straight from the database file.
+    fn writeback_rows(&self) -> impl Future<Output = anyhow::Result<Vec<Value>>> + Send {
+        async { anyhow::bail!(NO_WRITEBACK) }
+    }
 }
+
+/// A login through the OAuth flow as a user.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// Looker user and provider user.
+    pub user: String,
+    /// The OAuth action.
+    pub action: String,
+    /// Clicked value for a cell action's form (`data.value`).
+    pub cell_value: Option<String>,
+    /// Where to alter the sealed state, if at all.
+    pub tamper: Option<Tamper>,
+}
+
+/// How a login ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginResult {
+    /// The form's `oauth_url` (None: the form offered no login link).
+    pub oauth_url: Option<String>,
+    /// Status of the last page (0 when no page was reached).
+    pub status: u16,
+    /// Body of the last page, or why the flow stopped.
+    pub body: String,
+    /// How many URLs the browser visited.
+    pub hops: usize,
+    /// Looker keeps a new state for the user afterwards.
+    pub state_stored: bool,
+    /// Contract breaches of the form request.
+    pub breaches: Vec<Breach>,
+}
+
+const NO_WRITEBACK: &str =
+    "this harness has no write-back support (OAuth provider, user state, database)";
 
 /// Starts a fresh [`Harness`] per scenario.
 pub trait Launcher: Send + Sync + 'static {

@@ -190,6 +190,15 @@ pub fn validate(expected: &Value) -> Result<(), String> {
 pub(crate) fn validate_tree(scenario: &crate::format::Scenario) -> Result<(), String> {
     use crate::format::Step;
     let check = |what: &str, v: &Value| validate(v).map_err(|e| format!("{what}: {e}"));
+    let check_rows = |what: &str, e: &crate::format::WritebackExpect| -> Result<(), String> {
+        for (i, item) in e.items.iter().enumerate() {
+            check(&format!("{what} items[{i}]"), &Value::Object(item.clone()))?;
+        }
+        if let Some(each) = &e.each {
+            check(&format!("{what} each"), &Value::Object(each.clone()))?;
+        }
+        Ok(())
+    };
     let check_items = |what: &str, e: &crate::format::EventsExpect| -> Result<(), String> {
         for (i, item) in e.items.iter().enumerate() {
             check(&format!("{what} items[{i}]"), &Value::Object(item.clone()))?;
@@ -210,11 +219,19 @@ pub(crate) fn validate_tree(scenario: &crate::format::Scenario) -> Result<(), St
                     if let Some(b) = &e.body {
                         check(&what, b)?;
                     }
+                    if let Some(v) = &e.validation_errors {
+                        check(&what, v)?;
+                    }
                 }
             }
             Step::FetchForm(s) => {
-                if let Some(b) = s.expect.as_ref().and_then(|e| e.body.as_ref()) {
-                    check(&what, b)?;
+                if let Some(e) = &s.expect {
+                    if let Some(b) = &e.body {
+                        check(&what, b)?;
+                    }
+                    for (name, f) in &e.fields {
+                        check(&format!("{what} fields.{name}"), f)?;
+                    }
                 }
             }
             Step::ListActions(s) => {
@@ -228,12 +245,16 @@ pub(crate) fn validate_tree(scenario: &crate::format::Scenario) -> Result<(), St
                 }
             }
             Step::ExpectEvents(e) => check_items(&what, e)?,
+            Step::ExpectWriteback(e) => check_rows(&what, e)?,
             _ => {}
         }
     }
     if let Some(fe) = &scenario.expect {
         for (i, e) in fe.events.iter().enumerate() {
             check_items(&format!("expect.events[{i}]"), e)?;
+        }
+        if let Some(w) = &fe.writeback {
+            check_rows("expect.writeback", w)?;
         }
     }
     Ok(())

@@ -13,11 +13,12 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::format::{
-    AnswerExpect, BreachExpect, EventFilterSpec, EventsExpect, FormExpect, LoadedScenario, RawStep,
-    Step,
+    AnswerExpect, BreachExpect, EventFilterSpec, EventsExpect, FormExpect, LoadedScenario,
+    LoginExpect, RawStep, Step, WritebackExpect,
 };
 use crate::harness::{
-    Breach, Filter, FormRequest, Harness, Launcher, SendRequest, SendResult, Stored,
+    Breach, Filter, FormRequest, Harness, Launcher, LoginRequest, LoginResult, SendRequest,
+    SendResult, Stored,
 };
 use crate::matcher::{self, Mismatch};
 
@@ -83,6 +84,11 @@ pub struct Record {
     pub events: Vec<Value>,
     /// How many events were stored in all.
     pub total_events: usize,
+    /// Write-back scenarios: the database rows at the end, read from the file (at most
+    /// [`RECORD_LIMIT`]); `None` for scenarios without the write-back hub.
+    pub writeback: Option<Vec<Value>>,
+    /// How many write-back rows there were in all.
+    pub writeback_total: usize,
 }
 
 /// The result of one scenario.
@@ -138,6 +144,14 @@ impl Ctx {
         Ctx { vars }
     }
 
+    /// Set (or replace) a placeholder that steps produce, e.g. `${send.webhook_id}`.
+    pub fn set(&mut self, key: &str, value: String) {
+        match self.vars.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((key.to_string(), value)),
+        }
+    }
+
     /// Substitute placeholders in a string.
     pub fn str(&self, s: &str) -> String {
         if !s.contains("${") {
@@ -181,16 +195,25 @@ impl Ctx {
         }
     }
 
-    fn params(&self, given: &BTreeMap<String, Option<String>>) -> BTreeMap<String, String> {
+    /// Admin params of a request: the RudderStack actions' two params by default (only for
+    /// `rudder_*` actions: Looker sends the params an action declares, and the write-back
+    /// actions declare none), then the given ones.
+    fn params(
+        &self,
+        action: &str,
+        given: &BTreeMap<String, Option<String>>,
+    ) -> BTreeMap<String, String> {
         let mut p = BTreeMap::new();
-        p.insert(
-            "rudder_write_key".to_string(),
-            self.str("${dataplane.write_key}"),
-        );
-        p.insert(
-            "rudder_server_url".to_string(),
-            self.str("${dataplane.url}/v1/batch"),
-        );
+        if action.starts_with("rudder_") {
+            p.insert(
+                "rudder_write_key".to_string(),
+                self.str("${dataplane.write_key}"),
+            );
+            p.insert(
+                "rudder_server_url".to_string(),
+                self.str("${dataplane.url}/v1/batch"),
+            );
+        }
         for (k, v) in given {
             match v {
                 Some(v) => {
@@ -272,6 +295,12 @@ pub async fn run_scenario<L: Launcher>(
         };
         return report;
     }
+    if external_hub && s.scenario.hub.writeback {
+        report.status = Status::Skipped {
+            reason: "write-back scenario: it wires the mock Looker's OAuth provider into the hub and reads the hub's SQLite database, neither reachable for an external hub".into(),
+        };
+        return report;
+    }
     if external_hub && s.scenario.hub.mapping == crate::format::Mapping::Clean {
         report.status = Status::Skipped {
             reason: "needs the reference hub's clean mapping mode; skipped against an external hub"
@@ -322,7 +351,7 @@ pub async fn run_steps<H: Harness>(
     h: &H,
     s: &LoadedScenario,
 ) -> anyhow::Result<(Vec<Failure>, Record)> {
-    let ctx = Ctx::new(h);
+    let mut ctx = Ctx::new(h);
     let sc = &s.scenario;
     let mut failures = Vec::new();
     let mut record = Record::default();
@@ -344,7 +373,7 @@ pub async fn run_steps<H: Harness>(
                     look,
                     format: send.format.clone(),
                     download: send.download,
-                    params: ctx.params(&send.params),
+                    params: ctx.params(&send.action, &send.params),
                     form: send
                         .form
                         .iter()
@@ -355,6 +384,9 @@ pub async fn run_steps<H: Harness>(
                         .clone()
                         .or_else(|| sc.looker.version.clone()),
                     force: send.force,
+                    user: send.user.clone(),
+                    cell_value: send.cell_value.as_deref().map(|v| ctx.str(v)),
+                    webhook_id: send.webhook_id.as_deref().map(|v| ctx.str(v)),
                 };
                 let res = h.send(req).await?;
                 record.answers.push(json!({
@@ -362,6 +394,9 @@ pub async fn run_steps<H: Harness>(
                     "http_status": res.http_status,
                     "body": res.body,
                 }));
+                if let Some(id) = &res.webhook_id {
+                    ctx.set("${send.webhook_id}", id.clone());
+                }
                 check_answer(
                     &at,
                     &res,
@@ -371,15 +406,20 @@ pub async fn run_steps<H: Harness>(
                 );
             }
             Step::FetchForm(form) => {
+                let mut params = ctx.params(&form.action, &form.params);
+                if let Some(v) = &form.cell_value {
+                    params.insert("value".into(), ctx.str(v));
+                }
                 let res = h
                     .fetch_form(FormRequest {
                         action: form.action.clone(),
-                        params: ctx.params(&form.params),
+                        params,
                         form: form.form.clone(),
                         looker_version: form
                             .looker_version
                             .clone()
                             .or_else(|| sc.looker.version.clone()),
+                        user: form.user.clone(),
                     })
                     .await?;
                 record.answers.push(json!({
@@ -498,11 +538,71 @@ pub async fn run_steps<H: Harness>(
                 None => tokio::time::sleep(Duration::from_millis(w.ms.unwrap_or(0))).await,
             },
             Step::ExpectEvents(e) => check_events(h, &at, e, &ctx, &mut failures).await?,
+            Step::Login(l) => {
+                let res = h
+                    .login(LoginRequest {
+                        user: l.user.clone(),
+                        action: l.action.clone(),
+                        cell_value: l.cell_value.as_deref().map(|v| ctx.str(v)),
+                        tamper: l.tamper,
+                    })
+                    .await?;
+                record.answers.push(json!({
+                    "step": at,
+                    "oauth_link": res.oauth_url.is_some(),
+                    "status": res.status,
+                    "body": res.body,
+                    "hops": res.hops,
+                    "state_stored": res.state_stored,
+                }));
+                check_breaches(&at, &res.breaches, None, &mut failures);
+                check_login(
+                    &at,
+                    &res,
+                    l.expect.as_ref().unwrap_or(&LoginExpect::default()),
+                    &mut failures,
+                );
+            }
+            Step::Revoke(r) => {
+                let n = h.revoke(r.user.clone()).await?;
+                if let Some(want) = r.tokens
+                    && want != n
+                {
+                    failures.push(Failure {
+                        at: at.clone(),
+                        message: format!(
+                            "the provider revoked {n} live token(s) of {}, expected {want}",
+                            r.user
+                        ),
+                        diff: None,
+                    });
+                }
+            }
+            Step::SetState(st) => {
+                h.set_user_state(
+                    st.user.clone(),
+                    st.action.clone(),
+                    st.state.as_deref().map(|v| ctx.str(v)),
+                )
+                .await?
+            }
+            Step::ExpectWriteback(e) => {
+                let rows = h.writeback_rows().await?;
+                check_rows(&at, &rows, e, &ctx, &mut failures);
+            }
         }
     }
     let fe = sc.expect.clone().unwrap_or_default();
     for (i, e) in fe.events.iter().enumerate() {
         check_events(h, &format!("expect.events[{i}]"), e, &ctx, &mut failures).await?;
+    }
+    if sc.hub.writeback {
+        let rows = h.writeback_rows().await?;
+        if let Some(e) = &fe.writeback {
+            check_rows("expect.writeback", &rows, e, &ctx, &mut failures);
+        }
+        record.writeback_total = rows.len();
+        record.writeback = Some(rows.into_iter().take(RECORD_LIMIT).collect());
     }
     if let Some(total) = fe.total_events {
         let all = h.events(Filter::default()).await?;
@@ -678,7 +778,213 @@ fn check_answer(at: &str, res: &SendResult, e: &AnswerExpect, ctx: &Ctx, out: &m
     if let Some(b) = &e.body {
         compare(at, "answer body", &ctx.value(b), Some(&res.body), out);
     }
+    if let Some(want) = e.refresh_query
+        && want != res.refresh_query
+    {
+        out.push(Failure {
+            at: at.into(),
+            message: format!(
+                "Looker was told refresh_query:{}, expected refresh_query:{want}; body {}",
+                res.refresh_query,
+                shown()
+            ),
+            diff: None,
+        });
+    }
+    if let Some(v) = &e.validation_errors {
+        compare(
+            at,
+            "validation_errors",
+            &ctx.value(v),
+            Some(&res.validation_errors),
+            out,
+        );
+    }
     check_breaches(at, &res.breaches, e.breaches.as_ref(), out);
+}
+
+fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mut Vec<Failure>) {
+    if res.oauth_url.is_none() {
+        out.push(Failure {
+            at: at.into(),
+            message: format!("the form offered no oauth_link to follow: {}", res.body),
+            diff: None,
+        });
+        return;
+    }
+    let ok = (200..300).contains(&res.status);
+    if let Some(want) = e.ok
+        && want != ok
+    {
+        out.push(Failure {
+            at: at.into(),
+            message: format!(
+                "the login ended on HTTP {} ({}), expected {}; page: {}",
+                res.status,
+                if ok { "ok" } else { "not ok" },
+                if want { "ok" } else { "not ok" },
+                res.body
+            ),
+            diff: None,
+        });
+    }
+    if let Some(want) = e.status
+        && want != res.status
+    {
+        out.push(Failure {
+            at: at.into(),
+            message: format!(
+                "the login ended on HTTP {}, expected {want}; page: {}",
+                res.status, res.body
+            ),
+            diff: None,
+        });
+    }
+    if let Some(parts) = &e.body_contains {
+        for part in parts.all() {
+            if !res.body.contains(part) {
+                out.push(Failure {
+                    at: at.into(),
+                    message: format!("the last page does not contain {part:?}"),
+                    diff: Some(matcher::diff(&json!(part), &json!(res.body))),
+                });
+            }
+        }
+    }
+    if let Some(want) = e.state_stored
+        && want != res.state_stored
+    {
+        out.push(Failure {
+            at: at.into(),
+            message: if want {
+                format!(
+                    "Looker keeps no new state for the user: the hub did not POST the token to state_url (last page HTTP {}: {})",
+                    res.status, res.body
+                )
+            } else {
+                "Looker keeps a new state for the user, expected none (the hub POSTed to state_url)"
+                    .into()
+            },
+            diff: None,
+        });
+    }
+}
+
+/// Check write-back rows (already read from the database) against an expectation.
+fn check_rows(at: &str, all: &[Value], e: &WritebackExpect, ctx: &Ctx, out: &mut Vec<Failure>) {
+    let rows: Vec<&Value> = all
+        .iter()
+        .filter(|r| {
+            e.filter.iter().all(|(k, v)| {
+                let want = ctx.str(v);
+                match r.get(k) {
+                    Some(Value::String(s)) => *s == want,
+                    Some(Value::Number(n)) => n.to_string() == want,
+                    _ => false,
+                }
+            })
+        })
+        .collect();
+    let shown = || {
+        let mut s = String::new();
+        for (i, r) in rows.iter().take(10).enumerate() {
+            s.push_str(&format!("  #{i} {r}\n"));
+        }
+        if rows.len() > 10 {
+            s.push_str(&format!("  … {} more\n", rows.len() - 10));
+        }
+        if rows.is_empty() {
+            s.push_str("  (no rows)\n");
+        }
+        s
+    };
+    if let Some(n) = e.count
+        && rows.len() != n
+    {
+        out.push(Failure {
+            at: at.into(),
+            message: format!(
+                "{} write-back row(s) matching {:?} in the database, expected {n}",
+                rows.len(),
+                e.filter
+            ),
+            diff: Some(shown()),
+        });
+    }
+    let items: Vec<Map<String, Value>> = e.items.iter().map(|i| ctx.map(i)).collect();
+    let mut used = vec![false; rows.len()];
+    for (idx, item) in items.iter().enumerate() {
+        let found = if e.ordered {
+            rows.get(idx)
+                .filter(|r| matcher::check_item(item, r).is_empty())
+                .map(|_| idx)
+        } else {
+            (0..rows.len()).find(|&j| !used[j] && matcher::check_item(item, rows[j]).is_empty())
+        };
+        match found {
+            Some(j) => used[j] = true,
+            None => {
+                let candidates: Vec<usize> = if e.ordered {
+                    (idx < rows.len()).then_some(idx).into_iter().collect()
+                } else {
+                    (0..rows.len()).filter(|&j| !used[j]).collect()
+                };
+                let best = candidates
+                    .into_iter()
+                    .min_by_key(|&j| matcher::check_item(item, rows[j]).len());
+                match best {
+                    Some(j) => {
+                        let mm = matcher::check_item(item, rows[j]);
+                        let (exp, act) = matcher::render_item(item, rows[j]);
+                        out.push(Failure {
+                            at: at.into(),
+                            message: format!(
+                                "items[{idx}] matches no {}row; closest is #{j}: {}",
+                                if e.ordered { "" } else { "unclaimed " },
+                                list(&mm)
+                            ),
+                            diff: Some(matcher::diff(&exp, &act)),
+                        });
+                    }
+                    None => out.push(Failure {
+                        at: at.into(),
+                        message: format!(
+                            "items[{idx}] has no row to match: only {} row(s) in the database",
+                            rows.len()
+                        ),
+                        diff: Some(matcher::diff(
+                            &matcher::render_expected(&Value::Object(item.clone())),
+                            &Value::String("<no row>".into()),
+                        )),
+                    }),
+                }
+            }
+        }
+    }
+    if let Some(each) = &e.each {
+        let each = ctx.map(each);
+        let bad: Vec<(usize, Vec<Mismatch>)> = rows
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (j, matcher::check_item(&each, r)))
+            .filter(|(_, mm)| !mm.is_empty())
+            .collect();
+        for (j, mm) in bad.iter().take(3) {
+            let (exp, act) = matcher::render_item(&each, rows[*j]);
+            out.push(Failure {
+                at: at.into(),
+                message: format!("row #{j} does not match `each`: {}", list(mm)),
+                diff: Some(matcher::diff(&exp, &act)),
+            });
+        }
+        if bad.len() > 3 {
+            out.push(Failure {
+                at: at.into(),
+                message: format!("{} more row(s) do not match `each`", bad.len() - 3),
+                diff: None,
+            });
+        }
+    }
 }
 
 fn check_form(
@@ -736,6 +1042,71 @@ fn check_form(
     }
     if let Some(b) = &e.body {
         compare(at, "form", &ctx.value(b), Some(&res.body), out);
+    }
+    let fields: Vec<&Value> = res
+        .body
+        .get("fields")
+        .and_then(Value::as_array)
+        .map(|f| f.iter().collect())
+        .unwrap_or_default();
+    if let Some(want) = e.oauth_link {
+        let links: Vec<&Value> = fields
+            .iter()
+            .copied()
+            .filter(|f| {
+                f.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("oauth_link"))
+            })
+            .collect();
+        let has = links
+            .iter()
+            .any(|f| f.get("oauth_url").and_then(Value::as_str).is_some());
+        if has != want {
+            out.push(Failure {
+                at: at.into(),
+                message: if want {
+                    format!(
+                        "the form offers no oauth_link (with an oauth_url); body {}",
+                        res.body
+                    )
+                } else {
+                    format!(
+                        "the form offers an oauth_link, expected none; body {}",
+                        res.body
+                    )
+                },
+                diff: None,
+            });
+        }
+    }
+    for (name, want) in &e.fields {
+        let got = fields
+            .iter()
+            .find(|f| f.get("name").and_then(Value::as_str) == Some(name));
+        match (want, got) {
+            (Value::Null, None) => {}
+            (Value::Null, Some(f)) => out.push(Failure {
+                at: at.into(),
+                message: format!("the form has a field `{name}`, expected none: {f}"),
+                diff: None,
+            }),
+            (_, None) => out.push(Failure {
+                at: at.into(),
+                message: format!("the form has no field `{name}`; body {}", res.body),
+                diff: None,
+            }),
+            (want, Some(got)) => {
+                // A partial match: the keys given must match, others may be there.
+                let want = match ctx.value(want) {
+                    Value::Object(o) if !o.contains_key("match") => {
+                        json!({"match": "subset", "value": o})
+                    }
+                    v => v,
+                };
+                compare(at, &format!("form field `{name}`"), &want, Some(got), out);
+            }
+        }
     }
     check_breaches(at, &res.breaches, e.breaches.as_ref(), out);
 }
@@ -930,6 +1301,12 @@ mod tests {
         answer: SendResult,
         stored: Mutex<Vec<Stored>>,
         sent: Mutex<Vec<SendRequest>>,
+        /// Answer to every form request (None: no forms).
+        form: Option<Value>,
+        /// The write-back table.
+        rows: Vec<Value>,
+        /// Answer to every login.
+        login: Option<LoginResult>,
     }
 
     impl Harness for Fake {
@@ -946,7 +1323,11 @@ mod tests {
             vec!["wk_a".into(), "wk_b".into()]
         }
         async fn send(&self, req: SendRequest) -> anyhow::Result<SendResult> {
-            let key = req.params["rudder_write_key"].clone();
+            let key = req
+                .params
+                .get("rudder_write_key")
+                .cloned()
+                .unwrap_or_default();
             self.sent.lock().unwrap().push(req);
             for e in &self.events {
                 self.stored.lock().unwrap().push(Stored {
@@ -957,7 +1338,22 @@ mod tests {
             Ok(self.answer.clone())
         }
         async fn fetch_form(&self, _: FormRequest) -> anyhow::Result<FormResult> {
-            anyhow::bail!("no forms in the fake")
+            match &self.form {
+                Some(f) => Ok(FormResult {
+                    http_status: 200,
+                    body: f.clone(),
+                    breaches: vec![],
+                }),
+                None => anyhow::bail!("no forms in the fake"),
+            }
+        }
+        async fn login(&self, _: LoginRequest) -> anyhow::Result<LoginResult> {
+            self.login
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("no logins in the fake"))
+        }
+        async fn writeback_rows(&self) -> anyhow::Result<Vec<Value>> {
+            Ok(self.rows.clone())
         }
         async fn list_actions(&self, _: Option<String>) -> anyhow::Result<ActionList> {
             Ok(ActionList {
@@ -1026,9 +1422,15 @@ mod tests {
                 success,
                 message: (!success).then(|| "You must pass a \"groupId\".".to_string()),
                 breaches: vec![],
+                refresh_query: false,
+                validation_errors: json!({}),
+                webhook_id: Some("0123456789abcdef0123456789abcdef".into()),
             },
             stored: Mutex::new(vec![]),
             sent: Mutex::new(vec![]),
+            form: None,
+            rows: vec![],
+            login: None,
         }
     }
 
@@ -1183,5 +1585,130 @@ mod tests {
             crate::report::exit_code(&reports),
             crate::report::EXIT_HARNESS
         );
+    }
+
+    const WB: &str = "hub: {writeback: true}\nlooks:\n  o:\n    fields:\n      dimensions: [{name: orders.id, tags: [mark-suspicious]}]\n    rows: [{orders.id: 1001}]\n";
+
+    fn wb_fake() -> Fake {
+        let mut h = fake(vec![], true);
+        h.answer.body = json!({"looker": {"success": true, "refresh_query": true,
+            "message": "Order 1001 marked as Suspicious by alice@example.com.", "validation_errors": {}}});
+        h.answer.message = Some("Order 1001 marked as Suspicious by alice@example.com.".into());
+        h.answer.refresh_query = true;
+        h.form = Some(json!({"fields": [
+            {"name": "id", "type": "string", "interactive": false, "default": "1001"},
+            {"name": "classification", "type": "select", "default": "Suspicious"}]}));
+        h.rows = vec![
+            json!({"id": 1, "order_id": "1001", "classification": "Suspicious",
+            "user": "alice@example.com", "webhook_id": "0123456789abcdef0123456789abcdef",
+            "created_at": "2026-01-01T00:00:00Z"}),
+        ];
+        h.login = Some(LoginResult {
+            oauth_url: Some("http://127.0.0.1:1/actions/mark_suspicious/oauth?state=x".into()),
+            status: 200,
+            body: "Login successful.".into(),
+            hops: 3,
+            state_stored: true,
+            breaches: vec![],
+        });
+        h
+    }
+
+    #[tokio::test]
+    async fn writeback_answers_forms_logins_and_rows_pass_when_they_hold() {
+        let h = wb_fake();
+        let s = scenario(&format!(
+            "{WB}steps:\n  - login: {{user: alice, action: mark_suspicious, cell_value: '1001', expect: {{ok: true, status: 200, body_contains: successful, state_stored: true}}}}\n  - fetch_form: {{action: mark_suspicious, user: alice, cell_value: '1001', expect: {{oauth_link: false, fields: {{id: {{default: '1001', interactive: false}}, login: null}}}}}}\n  - send: {{action: mark_suspicious, user: alice, cell_value: '1001', expect: {{success: true, refresh_query: true, validation_errors: {{}}}}}}\n  - expect_writeback: {{count: 1, where: {{user: alice@example.com}}, items: [{{order_id: '1001', webhook_id: '${{send.webhook_id}}', created_at: {{match: iso8601}}}}]}}\nexpect:\n  writeback: {{count: 1, each: {{classification: Suspicious}}}}\n"
+        ));
+        let (failures, record) = run_steps(&h, &s).await.unwrap();
+        assert!(failures.is_empty(), "{failures:#?}");
+        // The send carried the user and the clicked value; no RudderStack params were added.
+        let sent = h.sent.lock().unwrap();
+        assert_eq!(sent[0].user.as_deref(), Some("alice"));
+        assert_eq!(sent[0].cell_value.as_deref(), Some("1001"));
+        assert!(sent[0].params.is_empty(), "{:?}", sent[0].params);
+        assert_eq!(record.writeback_total, 1);
+        assert_eq!(record.writeback.as_ref().map(Vec::len), Some(1));
+        assert_eq!(record.answers.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn writeback_mismatches_are_named() {
+        let mut h = wb_fake();
+        h.login.as_mut().unwrap().state_stored = false;
+        h.answer.refresh_query = false;
+        h.answer.validation_errors = json!({"classification": "Classification is required."});
+        let s = scenario(&format!(
+            "{WB}steps:\n  - login: {{user: bob, action: mark_suspicious, expect: {{state_stored: true}}}}\n  - fetch_form: {{action: mark_suspicious, expect: {{oauth_link: true, fields: {{id: {{default: '1002'}}, comment: {{type: textarea}}}}}}}}\n  - send: {{action: mark_suspicious, expect: {{refresh_query: true, validation_errors: {{}}}}}}\n  - expect_writeback: {{count: 2, items: [{{order_id: '1001', user: bob@example.com}}]}}\nexpect:\n  writeback: {{each: {{classification: Approved}}}}\n"
+        ));
+        let (failures, _) = run_steps(&h, &s).await.unwrap();
+        let text: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+        let all = text.join("\n");
+        for want in [
+            "Looker keeps no new state for the user",
+            "the form offers no oauth_link",
+            "form field `id` differs: default: expected \"1002\", received \"1001\"",
+            "the form has no field `comment`",
+            "refresh_query:false, expected refresh_query:true",
+            "validation_errors differs",
+            "1 write-back row(s) matching {} in the database, expected 2",
+            "items[0] matches no unclaimed row; closest is #0: user: expected \"bob@example.com\", received \"alice@example.com\"",
+            "row #0 does not match `each`: classification",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+        assert_eq!(failures.len(), 9, "{all}");
+    }
+
+    #[test]
+    fn writeback_steps_need_the_writeback_hub() {
+        let text = format!("{}steps:\n  - revoke: {{user: bob}}\n", LOOK);
+        let err = parse_scenario(Path::new("t.yaml"), &text, &|_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("step 1 (revoke bob) needs the write-back hub"),
+            "{err}"
+        );
+        let text = format!(
+            "{}steps:\n  - send: {{action: rudder_event}}\nexpect:\n  writeback: {{count: 0}}\n",
+            LOOK
+        );
+        let err = parse_scenario(Path::new("t.yaml"), &text, &|_| None).unwrap_err();
+        assert!(
+            err.to_string().contains("`expect.writeback` needs"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn writeback_scenarios_are_skipped_against_an_external_hub_and_error_without_support() {
+        let s = scenario(&format!("{WB}steps:\n  - revoke: {{user: bob}}\n"));
+        let reports = run_all(
+            Arc::new(FakeLauncher { fail: false }),
+            vec![s.clone()],
+            1,
+            true,
+            |_| {},
+        )
+        .await;
+        match &reports[0].status {
+            Status::Skipped { reason } => assert!(reason.contains("database"), "{reason}"),
+            st => panic!("{st:?}"),
+        }
+        // A harness without write-back support is a harness error, not a pass.
+        let reports = run_all(
+            Arc::new(FakeLauncher { fail: false }),
+            vec![s],
+            1,
+            false,
+            |_| {},
+        )
+        .await;
+        match &reports[0].status {
+            Status::HarnessError { error } => {
+                assert!(error.contains("no write-back support"), "{error}")
+            }
+            st => panic!("{st:?}"),
+        }
     }
 }

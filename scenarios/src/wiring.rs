@@ -3,18 +3,25 @@
 //!
 //! Everything crate-specific lives here: converting a scenario Look into the mock Looker's
 //! `LookDef`, a fault rule into the data plane's `FaultRule`, outcomes into [`SendResult`].
+//!
+//! A write-back scenario (`hub: {writeback: true}`) gets the hub the `action-hub` binary serves
+//! by default: the RudderStack actions plus `mark_suspicious`/`mark_suspicious_batch`, with a
+//! random hub secret, an OAuth client registered for it at the mock Looker's provider, and a
+//! SQLite database in a temporary directory. The runner reads that database file itself with
+//! `rusqlite`, so what the hub says it wrote is checked against what is there.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
-use crate::format::{Download, LookSpec, Mapping, Scenario, WriteKeySpec};
+use crate::format::{Download, LookSpec, Mapping, Scenario, Tamper, WriteKeySpec};
 use crate::harness::{
     ActionList, Breach, Filter, FormRequest, FormResult, Harness, JournalRow, Launcher,
-    SendRequest, SendResult, Stored,
+    LoginRequest, LoginResult, SendRequest, SendResult, Stored,
 };
 
 /// Write key of the in-process data plane when a scenario names none.
@@ -47,7 +54,93 @@ impl Wiring {
 
 enum HubSide {
     Local(hub::RunningHub),
-    External { url: String, token: Option<String> },
+    /// The hub with the write-back actions, served on a listener bound first so that its
+    /// public URL (the `oauth_url`s and the OAuth redirect URI) is known before it starts.
+    Writeback {
+        url: String,
+        token: String,
+        /// Dropping it shuts the hub down.
+        _stop: tokio::sync::oneshot::Sender<()>,
+    },
+    External {
+        url: String,
+        token: Option<String>,
+    },
+}
+
+/// What a write-back scenario needs besides the hub's URL.
+struct WritebackSide {
+    /// The hub secret (the OAuth state key is derived from it).
+    secret: String,
+    /// The hub's SQLite file.
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Every row of the write-back table, `{column: value}` in insertion order, read with plain SQL
+/// on the file (not through the hub's `Store`), so the judging does not trust the hub's code.
+pub fn read_writeback_rows(db: &std::path::Path) -> anyhow::Result<Vec<Value>> {
+    use rusqlite::types::ValueRef;
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening the write-back database {}", db.display()))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT * FROM {} ORDER BY rowid",
+            hub::writeback::store::TABLE
+        ))
+        .with_context(|| format!("reading the write-back table of {}", db.display()))?;
+    let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+    let rows = stmt.query_map([], |r| {
+        let mut o = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => json!(n),
+                ValueRef::Real(f) => json!(f),
+                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::String(format!("<{} bytes>", b.len())),
+            };
+            o.insert(name.clone(), v);
+        }
+        Ok(Value::Object(o))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// One character of the `state` query parameter of `url` changed (in the middle, where every
+/// base64url character carries payload bits, so AES-GCM authentication must fail).
+fn tamper_state(url: &str) -> anyhow::Result<String> {
+    map_state(url, |s| {
+        let mut b = s.as_bytes().to_vec();
+        anyhow::ensure!(b.len() > 2, "the state {s:?} is too short to tamper with");
+        let i = b.len() / 2;
+        b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+        Ok(String::from_utf8(b)?)
+    })
+}
+
+/// `url` with its `state` query parameter replaced by `f(state)`.
+fn map_state(url: &str, f: impl FnOnce(&str) -> anyhow::Result<String>) -> anyhow::Result<String> {
+    let mut u = url::Url::parse(url).with_context(|| format!("not a URL: {url}"))?;
+    let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+    let state = pairs
+        .iter()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.clone())
+        .with_context(|| format!("no state parameter in {url}"))?;
+    let new = f(&state)?;
+    u.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| {
+            if k == "state" {
+                (k.as_str(), new.as_str())
+            } else {
+                (k.as_str(), v.as_str())
+            }
+        }));
+    Ok(u.into())
 }
 
 enum DataplaneSide {
@@ -67,6 +160,7 @@ pub struct Env {
     /// Mock Looker hub registrations by Looker version ("" = the scenario default).
     hubs: Mutex<BTreeMap<String, String>>,
     default_version: Option<String>,
+    writeback: Option<WritebackSide>,
 }
 
 fn breach(b: &mock_looker::Breach) -> Breach {
@@ -248,6 +342,12 @@ pub fn to_look(spec: &LookSpec) -> anyhow::Result<mock_looker::Look> {
 }
 
 impl Env {
+    fn writeback(&self) -> anyhow::Result<&WritebackSide> {
+        self.writeback
+            .as_ref()
+            .context("this scenario's hub has no write-back actions (`hub: {writeback: true}`)")
+    }
+
     async fn hub_id(&self, version: Option<&str>) -> anyhow::Result<String> {
         let version = version.or(self.default_version.as_deref());
         let key = version.unwrap_or("").to_string();
@@ -295,12 +395,14 @@ impl Harness for Env {
     fn hub_url(&self) -> String {
         match &self.hub {
             HubSide::Local(h) => h.url(),
+            HubSide::Writeback { url, .. } => url.clone(),
             HubSide::External { url, .. } => url.trim_end_matches('/').to_string(),
         }
     }
     fn hub_token(&self) -> Option<String> {
         match &self.hub {
             HubSide::Local(h) => Some(h.token()),
+            HubSide::Writeback { token, .. } => Some(token.clone()),
             HubSide::External { token, .. } => token.clone(),
         }
     }
@@ -324,6 +426,9 @@ impl Harness for Env {
             success: false,
             message: Some(msg),
             breaches: vec![],
+            refresh_query: false,
+            validation_errors: json!({}),
+            webhook_id: None,
         };
         let look = to_look(&req.look)?;
         let hub = self.hub_id(None).await?;
@@ -332,6 +437,9 @@ impl Harness for Env {
         r.form_values = req.form.clone();
         r.looker_version = req.looker_version.clone().filter(|v| v != "none");
         r.force = req.force;
+        r.user_id = req.user.clone();
+        r.cell_value = req.cell_value.clone();
+        r.webhook_id = req.webhook_id.clone();
         if let Some(f) = &req.format {
             match f.parse::<mock_looker::Format>() {
                 Ok(f) => r.format = Some(f),
@@ -349,6 +457,9 @@ impl Harness for Env {
                 success: o.success,
                 message: o.message.clone().or(o.failure.clone()),
                 breaches: o.breaches.iter().map(breach).collect(),
+                refresh_query: o.refresh_query,
+                validation_errors: Value::Object(o.validation_errors.clone()),
+                webhook_id: Some(o.webhook_id.clone()),
             }),
             // Looker refusing to send (not offered, bad format) is an outcome, not a harness error.
             Err(e) => Ok(refused(format!("the mock Looker refused to send: {e}"))),
@@ -357,9 +468,16 @@ impl Harness for Env {
 
     async fn fetch_form(&self, req: FormRequest) -> anyhow::Result<FormResult> {
         let hub = self.hub_id(req.looker_version.as_deref()).await?;
+        let user = req.user.as_deref().unwrap_or("1");
         match self
             .looker
-            .fetch_form(&hub, &req.action, req.params.clone(), req.form.clone())
+            .fetch_form_as(
+                user,
+                &hub,
+                &req.action,
+                req.params.clone(),
+                req.form.clone(),
+            )
             .await
         {
             Ok(f) => Ok(FormResult {
@@ -589,6 +707,132 @@ impl Harness for Env {
             })
             .collect())
     }
+
+    async fn login(&self, req: LoginRequest) -> anyhow::Result<LoginResult> {
+        self.writeback()?;
+        let hub = self.hub_id(None).await?;
+        let mut params = BTreeMap::new();
+        if let Some(v) = &req.cell_value {
+            params.insert("value".to_string(), v.clone());
+        }
+        let before = self.looker.user_state(&req.user, &hub, &req.action);
+        let form = self
+            .looker
+            .fetch_form_as(&req.user, &hub, &req.action, params, BTreeMap::new())
+            .await
+            .with_context(|| format!("fetching the form of {} as {}", req.action, req.user))?;
+        let breaches = form.breaches.iter().map(breach).collect();
+        let Some(oauth_url) = form.oauth_links.first().cloned() else {
+            return Ok(LoginResult {
+                oauth_url: None,
+                status: 0,
+                body: form
+                    .form
+                    .map(|f| f.to_string())
+                    .or(form.failure)
+                    .unwrap_or_default(),
+                hops: 0,
+                state_stored: false,
+                breaches,
+            });
+        };
+        let (out, extra) = self
+            .follow(&oauth_url, &req.user, &req.action, req.tamper)
+            .await?;
+        let after = self.looker.user_state(&req.user, &hub, &req.action);
+        Ok(LoginResult {
+            oauth_url: Some(oauth_url),
+            status: out.status,
+            body: out.body,
+            hops: out.visited.len() + extra,
+            state_stored: after.is_some() && after != before,
+            breaches,
+        })
+    }
+
+    async fn revoke(&self, user: String) -> anyhow::Result<usize> {
+        self.writeback()?;
+        Ok(self.looker.oauth_provider().revoke_user(&user))
+    }
+
+    async fn set_user_state(
+        &self,
+        user: String,
+        action: String,
+        state: Option<String>,
+    ) -> anyhow::Result<()> {
+        self.writeback()?;
+        let hub = self.hub_id(None).await?;
+        self.looker.set_user_state(&user, &hub, &action, state);
+        Ok(())
+    }
+
+    async fn writeback_rows(&self) -> anyhow::Result<Vec<Value>> {
+        let db = self.writeback()?.db.clone();
+        tokio::task::spawn_blocking(move || read_writeback_rows(&db)).await?
+    }
+}
+
+impl Env {
+    /// Follows `oauth_url` as `user` with the scripted browser, altering the state on the way
+    /// when asked. Returns the browser's outcome and how many hops were made before it.
+    async fn follow(
+        &self,
+        oauth_url: &str,
+        user: &str,
+        action: &str,
+        tamper: Option<Tamper>,
+    ) -> anyhow::Result<(mock_looker::browser::LoginOutcome, usize)> {
+        let start = match tamper {
+            None => oauth_url.to_string(),
+            Some(Tamper::OauthUrl) => tamper_state(oauth_url)?,
+            Some(Tamper::Expired) => {
+                let wb = self.writeback()?;
+                let sealer = hub::writeback::StateSealer::new(&wb.secret, Duration::from_secs(600));
+                map_state(oauth_url, |s| {
+                    let st = sealer
+                        .open(s, action)
+                        .map_err(|e| anyhow::anyhow!("the form's state does not open: {e}"))?;
+                    // Expired a minute ago: what a user who left the login page open sees.
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs();
+                    Ok(sealer.seal_at(&st.state_url, action, now.saturating_sub(60)))
+                })?
+            }
+            Some(Tamper::Redirect) => {
+                // The first hop by hand: the hub's /oauth sends the browser to the provider with
+                // the state, which the provider will hand back to /oauth_redirect. Alter it there.
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()?;
+                let resp = client.get(oauth_url).send().await?;
+                let status = resp.status();
+                let Some(loc) = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+                else {
+                    let body = resp.text().await.unwrap_or_default();
+                    return Ok((
+                        mock_looker::browser::LoginOutcome {
+                            status: status.as_u16(),
+                            body,
+                            visited: vec![oauth_url.to_string()],
+                        },
+                        0,
+                    ));
+                };
+                let out = self
+                    .looker
+                    .browser_login(&tamper_state(&loc)?, user)
+                    .await?;
+                return Ok((out, 1));
+            }
+        };
+        Ok((self.looker.browser_login(&start, user).await?, 0))
+    }
 }
 
 impl Launcher for Wiring {
@@ -634,10 +878,26 @@ impl Launcher for Wiring {
                 DataplaneSide::Local(b.start().await.context("starting the mock data plane")?)
             }
         };
+        // The mock Looker first: a write-back hub is configured with its OAuth provider.
+        let looker = mock_looker::MockLooker::builder()
+            .without_builtin_looks()
+            .start()
+            .await
+            .context("starting the mock Looker")?;
+        let mapping = match s.hub.mapping {
+            Mapping::Rudderstack => hub::MappingMode::RudderStack,
+            Mapping::Clean => hub::MappingMode::Clean,
+        };
+        let mut writeback = None;
         let hub = match (
             s.hub.url.clone().or_else(|| self.config.hub_url.clone()),
             &s.hub.url,
         ) {
+            (None, _) if s.hub.writeback => {
+                let (side, wb) = start_writeback_hub(&looker, mapping).await?;
+                writeback = Some(wb);
+                side
+            }
             (Some(url), scenario_url) => HubSide::External {
                 url,
                 token: if scenario_url.is_some() {
@@ -648,10 +908,7 @@ impl Launcher for Wiring {
             },
             (None, _) => {
                 let config = hub::HubConfig {
-                    mapping: match s.hub.mapping {
-                        Mapping::Rudderstack => hub::MappingMode::RudderStack,
-                        Mapping::Clean => hub::MappingMode::Clean,
-                    },
+                    mapping,
                     ..hub::HubConfig::default()
                 };
                 HubSide::Local(
@@ -661,17 +918,13 @@ impl Launcher for Wiring {
                 )
             }
         };
-        let looker = mock_looker::MockLooker::builder()
-            .without_builtin_looks()
-            .start()
-            .await
-            .context("starting the mock Looker")?;
         let env = Env {
             hub,
             dataplane,
             looker,
             hubs: Mutex::new(BTreeMap::new()),
             default_version: s.looker.version.clone().filter(|v| v != "none"),
+            writeback,
         };
         if matches!(env.dataplane, DataplaneSide::External { .. }) {
             env.reset_events().await?;
@@ -679,4 +932,60 @@ impl Launcher for Wiring {
         }
         Ok(env)
     }
+}
+
+/// Starts the reference hub with the write-back actions, wired to `looker`'s OAuth provider
+/// through a client registered for this hub alone.
+async fn start_writeback_hub(
+    looker: &mock_looker::MockLooker,
+    mapping: hub::MappingMode,
+) -> anyhow::Result<(HubSide, WritebackSide)> {
+    let secret = mock_looker::generate_secret(24);
+    let client_id = format!("scenario-hub-{}", mock_looker::generate_secret(4));
+    let client_secret = mock_looker::generate_secret(24);
+    looker
+        .oauth_provider()
+        .add_client(&client_id, &client_secret);
+    let dir = tempfile::tempdir().context("a temporary directory for the write-back database")?;
+    let db = dir.path().join("writeback.sqlite");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the write-back hub")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let wb = hub::writeback::WritebackConfig {
+        client_id,
+        client_secret,
+        db_path: db.clone(),
+        ..hub::writeback::WritebackConfig::new(&url, &secret)
+            .provider(&format!("{}/oauth", looker.url()))
+    };
+    let mut registry = hub::Registry::rudderstack();
+    hub::writeback::register(&mut registry, wb).context("opening the write-back database")?;
+    let config = hub::HubConfig {
+        secret: Some(secret.clone()),
+        mapping,
+        ..hub::HubConfig::default()
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        if let Err(e) = hub::run_with_registry(listener, config, registry, async {
+            let _ = rx.await;
+        })
+        .await
+        {
+            tracing::error!("the write-back hub stopped: {e:#}");
+        }
+    });
+    Ok((
+        HubSide::Writeback {
+            url,
+            token: hub::generate_token(&secret),
+            _stop: tx,
+        },
+        WritebackSide {
+            secret,
+            db,
+            _dir: dir,
+        },
+    ))
 }

@@ -214,3 +214,56 @@ async fn batch_action_on_a_1000_row_look_via_download_url() {
             .all(|r| r.1 == "Further Investigation" && r.2 == "carol@example.com")
     );
 }
+
+#[tokio::test]
+async fn replayed_webhook_id_and_reset_state() {
+    let env = Env::start().await;
+    env.login("alice", "mark_suspicious").await;
+    // The same job delivered twice carries the same X-Looker-Webhook-Id both times.
+    let mut r = env.cell("alice", "7", &[("comment", "twice")]);
+    r.webhook_id = Some("0123456789abcdef0123456789abcdef".into());
+    let first = env.looker.send(r.clone()).await.unwrap();
+    let second = env.looker.send(r).await.unwrap();
+    assert!(first.success && second.success, "{first:?} {second:?}");
+    assert_eq!(first.webhook_id, "0123456789abcdef0123456789abcdef");
+    assert_eq!(second.webhook_id, first.webhook_id);
+    let sent: Vec<_> = env
+        .looker
+        .journal()
+        .into_iter()
+        .filter(|j| j.kind == "execute")
+        .collect();
+    assert_eq!(sent.len(), 2);
+    for j in &sent {
+        assert!(
+            j.request_headers
+                .iter()
+                .any(|(k, v)| k == "X-Looker-Webhook-Id" && v == &first.webhook_id),
+            "{:?}",
+            j.request_headers
+        );
+    }
+    assert_eq!(env.rows().len(), 1);
+    // Looker sends what it keeps: after a reset that is the literal "reset".
+    env.looker.set_user_state(
+        "alice",
+        &env.hub_id,
+        "mark_suspicious",
+        Some("reset".into()),
+    );
+    assert_eq!(
+        env.looker
+            .user_state("alice", &env.hub_id, "mark_suspicious")
+            .as_deref(),
+        Some("reset")
+    );
+    let f = env.form("alice", "mark_suspicious", Some("7")).await;
+    assert_eq!(f.oauth_links.len(), 1, "{:?}", f.form);
+    env.looker
+        .set_user_state("alice", &env.hub_id, "mark_suspicious", None);
+    assert!(
+        env.looker
+            .user_state("alice", &env.hub_id, "mark_suspicious")
+            .is_none()
+    );
+}

@@ -92,3 +92,44 @@ async fn the_demo_sends_a_look_through_every_action() {
     assert!(text.contains("/_mock/events"), "{text}");
     assert!(text.contains(&report.dataplane_url), "{text}");
 }
+
+#[test]
+fn writeback_scenarios_run_in_process_and_are_skipped_against_an_external_hub() {
+    let dir = scenario_dir(&[]);
+    let o = run(&["run", "--filter", "writeback/"], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("8 scenarios: 8 passed"), "{}", text(&o));
+    // Nothing listens on port 9: a skipped scenario never contacts the hub.
+    let o = run(
+        &[
+            "run",
+            "--filter",
+            "writeback/",
+            "--hub-url",
+            "http://127.0.0.1:9",
+            "--hub-token",
+            "T",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("8 skipped"), "{out}");
+    assert!(out.contains("SKIP   writeback/07_batch_1000_rows"), "{out}");
+}
+
+#[test]
+fn a_wrong_writeback_row_fails_with_what_the_database_holds() {
+    // The hub answers success; the row the runner reads from the SQLite file has another
+    // comment than the scenario claims, so the scenario must fail on the database alone.
+    let yaml = "hub: {writeback: true}\nlooks:\n  o:\n    fields:\n      dimensions: [{name: orders.id, tags: [mark-suspicious]}]\n    rows: [{orders.id: 42}]\nsteps:\n  - login: {user: alice, action: mark_suspicious, cell_value: '42', expect: {ok: true, state_stored: true}}\n  - send: {action: mark_suspicious, user: alice, cell_value: '42', form: {comment: real}, expect: {success: true, refresh_query: true}}\nexpect:\n  writeback:\n    count: 1\n    items: [{order_id: '42', comment: claimed, user: alice@example.com}]\n";
+    let dir = scenario_dir(&[("wb.yaml", yaml)]);
+    let o = run(&["run", &arg(dir.path(), "wb.yaml")], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("comment: expected \"claimed\", received \"real\""),
+        "{out}"
+    );
+    assert!(out.contains("+  \"comment\": \"real\""), "{out}");
+}

@@ -2,6 +2,11 @@
 //! each), its expectations checked, and what it produced snapshotted: the answers Looker got and
 //! the events the data plane stored. Volatile values are redacted only after their shape is
 //! asserted (a messageId is a UUID, a timestamp is ISO-8601 and close to now).
+//!
+//! Write-back scenarios (`hub: {writeback: true}`) send no events; their payload is what Looker
+//! was told (forms, logins, execute answers) and the rows of the hub's database, read from the
+//! SQLite file by the runner. Their volatile values are the sealed OAuth states in `oauth_url`s
+//! (random nonce each time), the generated `X-Looker-Webhook-Id`s and `created_at`.
 
 use std::sync::Arc;
 
@@ -15,6 +20,10 @@ use crate::helpers;
 /// Runs with more events than this (the 100k-row Look) snapshot only their count: their
 /// batches are in flight concurrently, so which events come first varies from run to run.
 const SNAPSHOT_EVENTS: usize = 60;
+/// Write-back runs with more rows than this (the 1,000-row batch) snapshot the count and the
+/// first rows only (rows are written in the Look's order, so the head is stable).
+const SNAPSHOT_ROWS: usize = 60;
+const ROWS_HEAD: usize = 5;
 
 fn text(v: &Content) -> String {
     v.as_str()
@@ -58,6 +67,17 @@ fn timestamp(value: Content, path: ContentPath<'_>) -> Content {
     }
 }
 
+/// A generated webhook id (32 hex, as Looker's) becomes `[webhook_id]`; one a scenario chose
+/// stays. Checked against what the execute carried: the rows must name a real job.
+fn webhook_id(value: Content, path: ContentPath<'_>) -> Content {
+    let s = text(&value);
+    assert!(
+        s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{path} is not a webhook id: {s}"
+    );
+    Content::from("[webhook_id]")
+}
+
 /// The run's record as a snapshot value: ports normalised, events bounded.
 fn snapshot_value(r: &Report) -> Value {
     let ports = regex::Regex::new(r"127\.0\.0\.1:\d+").expect("valid regex");
@@ -85,14 +105,33 @@ fn snapshot_value(r: &Report) -> Value {
         e.to_string()
     };
     events.sort_by_cached_key(|e| key(e));
-    let v = json!({
+    let mut v = json!({
         "answers": r.record.answers,
         "total_events": r.record.total_events,
         "events": events,
     });
+    if let Some(rows) = &r.record.writeback {
+        let total = r.record.writeback_total;
+        let shown = if total <= SNAPSHOT_ROWS {
+            &rows[..]
+        } else {
+            &rows[..ROWS_HEAD.min(rows.len())]
+        };
+        v["writeback"] = json!({"total": total, "rows": shown});
+    }
     let text = ports
         .replace_all(&v.to_string(), "127.0.0.1:[port]")
         .into_owned();
+    // A sealed OAuth state has a random nonce: its shape (base64url, long enough for nonce, tag
+    // and payload) is checked here, the bytes are not snapshotted.
+    let sealed = regex::Regex::new(r"state=([A-Za-z0-9_-]+)").expect("valid regex");
+    for c in sealed.captures_iter(&text) {
+        assert!(c[1].len() >= 40, "a sealed state this short: {}", &c[1]);
+    }
+    let text = sealed.replace_all(&text, "state=[sealed]").into_owned();
+    // How long ago a refused state expired depends on the clock (about a minute).
+    let ago = regex::Regex::new(r"expired \d+ s ago").expect("valid regex");
+    let text = ago.replace_all(&text, "expired [n] s ago").into_owned();
     serde_json::from_str(&text).expect("still JSON")
 }
 
@@ -130,6 +169,24 @@ fn every_scenario_passes_and_matches_its_snapshot() {
         for field in ["timestamp", "originalTimestamp", "sentAt", "receivedAt"] {
             settings.add_dynamic_redaction(&format!(".events[].{field}"), timestamp);
         }
+        settings.add_dynamic_redaction(".writeback.rows[].created_at", timestamp);
+        // Ids a scenario chose (`send.webhook_id`, to replay a job) are part of what it
+        // asserts and stay; generated ones are redacted after their shape is checked.
+        let chosen: std::collections::HashSet<String> = s
+            .scenario
+            .steps
+            .iter()
+            .filter_map(|st| match st {
+                scenarios::format::Step::Send(send) => send.webhook_id.clone(),
+                _ => None,
+            })
+            .collect();
+        settings.add_dynamic_redaction(".writeback.rows[].webhook_id", move |v, p| {
+            match v.as_str() {
+                Some(id) if chosen.contains(id) => v,
+                _ => webhook_id(v, p),
+            }
+        });
         settings.bind(|| insta::assert_json_snapshot!("scenario", snapshot_value(r)));
     }
     // An unreferenced snapshot (a renamed or deleted scenario) fails too, as
