@@ -1,7 +1,7 @@
 //! Load generator: 100-event `/v1/batch` requests over 4 concurrent keep-alive connections
 //! against the mock with durable SQLite storage, on loopback.
 //!
-//! `cargo bench -p mock-dataplane --bench load [-- --events N --connections C --batch B --gzip --no-fsync]`
+//! `cargo bench -p mock-dataplane --bench load [-- --events N --connections C --batch B --gzip --no-fsync --in-memory]`
 //! The server is the release `mock-dataplane` binary in its own process (`--data-dir` in a temp
 //! dir), so its RSS is measured alone. Prints events/s accepted, request latency percentiles,
 //! and the server's RSS after 100k and 1M stored events.
@@ -14,6 +14,8 @@ struct Args {
     batch: usize,
     gzip: bool,
     fsync: bool,
+    /// Store in memory instead of SQLite: shows what the durable store costs.
+    in_memory: bool,
 }
 
 fn parse_args() -> Args {
@@ -23,6 +25,7 @@ fn parse_args() -> Args {
         batch: 100,
         gzip: false,
         fsync: true,
+        in_memory: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -37,6 +40,7 @@ fn parse_args() -> Args {
             "--batch" => a.batch = num("--batch"),
             "--gzip" => a.gzip = true,
             "--no-fsync" => a.fsync = false,
+            "--in-memory" => a.in_memory = true,
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -107,9 +111,13 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mock-dataplane"));
-        cmd.args(["--port", "0", "--write-key", "bench-key", "--data-dir"])
-            .arg(dir.path())
-            .stdout(std::process::Stdio::piped())
+        cmd.args(["--port", "0", "--write-key", "bench-key"]);
+        if args.in_memory {
+            cmd.arg("--in-memory");
+        } else {
+            cmd.arg("--data-dir").arg(dir.path());
+        }
+        cmd.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
         if !args.fsync {
             cmd.arg("--no-fsync");
@@ -140,13 +148,17 @@ fn main() -> anyhow::Result<()> {
             })
             .collect();
         println!(
-            "load: {} events in {}-event /v1/batch requests ({} bytes{}), {} connections, SQLite {}",
+            "load: {} events in {}-event /v1/batch requests ({} bytes{}), {} connections, storage {}",
             args.events,
             args.batch,
             bodies[0].len(),
             if args.gzip { " gzipped" } else { "" },
             args.connections,
-            if args.fsync { "synchronous=FULL" } else { "synchronous=NORMAL" }
+            match (args.in_memory, args.fsync) {
+                (true, _) => "off (--in-memory)",
+                (false, true) => "synchronous=FULL",
+                (false, false) => "synchronous=NORMAL",
+            }
         );
         let requests_total = args.events / args.batch;
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -231,7 +243,12 @@ fn main() -> anyhow::Result<()> {
             println!("RSS after {c} events: {rss:.1} MiB (at {:.1} s)", at.as_secs_f64());
         }
         let db = std::fs::metadata(dir.path().join("events.sqlite3")).map(|m| m.len()).unwrap_or(0);
-        println!("database size: {:.1} MiB", db as f64 / (1 << 20) as f64);
+        let wal = std::fs::metadata(dir.path().join("events.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "database size: {:.1} MiB, WAL file {:.1} MiB",
+            db as f64 / (1 << 20) as f64,
+            wal as f64 / (1 << 20) as f64
+        );
         let server_cpu = cpu_seconds(&pid.to_string());
         let threads: Vec<String> = cpu_by_thread(pid)
             .into_iter()
