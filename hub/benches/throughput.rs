@@ -166,9 +166,14 @@ async fn one(rows: u64) -> anyhow::Result<()> {
     let events = match &mock {
         Some(m) => {
             let s = m.stats().await?;
+            let journal = m.requests().await;
             counts
                 .requests
-                .store(m.requests().await.len() as u64, Ordering::Relaxed);
+                .store(journal.len() as u64, Ordering::Relaxed);
+            counts.bytes.store(
+                journal.iter().map(|e| e.body_bytes as u64).sum(),
+                Ordering::Relaxed,
+            );
             s.total
         }
         None => counts.events.load(Ordering::Relaxed),
