@@ -306,17 +306,7 @@ fn present_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>,
 
 /// Go's stringification of an id: strings as-is, `null` as "", anything else as its JSON text.
 fn stringify(raw: Option<&RawValue>) -> Cow<'_, str> {
-    let Some(raw) = raw else {
-        return Cow::Borrowed("");
-    };
-    let text = raw.get();
-    if text.starts_with('"') {
-        serde_json::from_str::<Cow<str>>(text).unwrap_or(Cow::Borrowed(""))
-    } else if text == "null" {
-        Cow::Borrowed("")
-    } else {
-        Cow::Borrowed(text)
-    }
+    stringify_raw(raw.map(RawValue::get))
 }
 
 /// rudder-go-kit `GetMD5UUID`: MD5 of the text, with UUID version 4 and the RFC 4122 variant.
@@ -418,13 +408,10 @@ fn prepare_single(
 
 /// The event text after `sjson.SetBytes(body, "type", t)`.
 fn with_type(text: &str, call_type: &str) -> String {
-    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
-        Ok(mut map) => {
-            map.insert(
-                "type".to_owned(),
-                serde_json::Value::String(call_type.to_owned()),
-            );
-            serde_json::to_string(&map).unwrap_or_default()
+    match Splice::new(text) {
+        Ok(mut edit) => {
+            edit.set("type", call_type);
+            edit.finish()
         }
         Err(_) => text.to_owned(),
     }
@@ -525,7 +512,12 @@ fn push_key(out: &mut String, key: &str, value: &str) {
     out.push('"');
     out.push_str(key);
     out.push_str("\":");
-    // Ids, timestamps and IPs rarely need escaping: copy them straight in when they don't.
+    push_json_str(out, value);
+}
+
+/// Appends `value` as a JSON string. Ids, timestamps and IPs rarely need escaping: they are
+/// copied straight in when they don't.
+fn push_json_str(out: &mut String, value: &str) {
     if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push('"');
         out.push_str(value);
@@ -536,30 +528,25 @@ fn push_key(out: &mut String, key: &str, value: &str) {
     }
 }
 
-/// The rare path: parse the event into an ordered map and set keys like `sjson.SetBytes`, which
-/// replaces existing keys in place and appends new ones.
+/// The rare path, for events whose existing keys the gateway rewrites in place (a client
+/// `rudderId`, a blank `messageId`, `type` on single-event routes) or that have duplicate keys.
+/// Like `sjson.SetBytes`, it works on the raw text: the first occurrence of a key has its value
+/// replaced where it stands, new keys are appended before the closing brace, and every other
+/// byte of the client's event is kept as sent.
 fn enrich_slow(
     text: &str,
     force_type: Option<&'static str>,
     index: usize,
     ctx: &EnrichCtx<'_>,
 ) -> Result<NewEvent, Rejection> {
-    use serde_json::Value;
-    let mut map: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| {
+    let mut edit = Splice::new(text).map_err(|e| {
         reject(
             Reject::NotRudderEvent,
             format!("batch[{index}] is not a JSON object: {e}"),
         )
     })?;
-    let text_of = |v: Option<&Value>| -> String {
-        match v {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        }
-    };
-    let user_id = text_of(map.get("userId")).trim().to_owned();
-    let anonymous_id = text_of(map.get("anonymousId")).trim().to_owned();
+    let user_id = stringify_raw(edit.get("userId")).trim().to_owned();
+    let anonymous_id = stringify_raw(edit.get("anonymousId")).trim().to_owned();
     if user_id.is_empty() && anonymous_id.is_empty() {
         return Err(reject(
             Reject::NoIds,
@@ -567,35 +554,135 @@ fn enrich_slow(
         ));
     }
     if let Some(t) = force_type {
-        map.insert("type".into(), Value::String(t.into()));
+        edit.set("type", t);
     }
-    let mut message_id = text_of(map.get("messageId")).trim().to_owned();
+    let mut message_id = stringify_raw(edit.get("messageId")).trim().to_owned();
     if message_id.is_empty() {
         message_id = uuid::Uuid::new_v4().to_string();
-        map.insert("messageId".into(), Value::String(message_id.clone()));
+        edit.set("messageId", &message_id);
     }
-    map.insert(
-        "rudderId".into(),
-        Value::String(md5_uuid(&format!("{user_id}:{anonymous_id}")).to_string()),
-    );
-    if !map.contains_key("receivedAt") {
-        map.insert("receivedAt".into(), Value::String(ctx.received_at.into()));
+    edit.set("rudderId", &rudder_id(&user_id, &anonymous_id).to_string());
+    if edit.get("receivedAt").is_none() {
+        edit.set("receivedAt", ctx.received_at);
     }
-    if !map.contains_key("request_ip") {
-        map.insert("request_ip".into(), Value::String(ctx.request_ip.into()));
+    if edit.get("request_ip").is_none() {
+        edit.set("request_ip", ctx.request_ip);
     }
-    let event_type = text_of(map.get("type"));
-    let event = text_of(map.get("event"));
-    let json = serde_json::to_string(&map).map_err(|e| {
-        reject(
-            Reject::NotRudderEvent,
-            format!("batch[{index}] cannot be re-encoded: {e}"),
-        )
-    })?;
+    let event_type = match force_type {
+        Some(t) => t.to_owned(),
+        None => stringify_raw(edit.get("type")).into_owned(),
+    };
+    let event = stringify_raw(edit.get("event")).into_owned();
+    let json = edit.finish();
     Ok(NewEvent::new(
         &json,
         [&event_type, &user_id, &anonymous_id, &event, &message_id],
     ))
+}
+
+/// [`stringify`] of raw JSON text.
+fn stringify_raw(raw: Option<&str>) -> Cow<'_, str> {
+    match raw {
+        None => Cow::Borrowed(""),
+        Some(t) if t.starts_with('"') => {
+            serde_json::from_str::<Cow<str>>(t).unwrap_or(Cow::Borrowed(""))
+        }
+        Some("null") => Cow::Borrowed(""),
+        Some(t) => Cow::Borrowed(t),
+    }
+}
+
+/// `sjson.SetBytes` edits on one JSON object's raw text (string values only, which is all the
+/// gateway sets).
+struct Splice<'a> {
+    text: &'a str,
+    /// Top-level entries in order: key and the byte range of its raw value in `text`.
+    entries: Vec<(Cow<'a, str>, std::ops::Range<usize>)>,
+    /// Replacement values (already JSON-encoded) for ranges of `text`.
+    replaced: Vec<(std::ops::Range<usize>, String)>,
+    /// Keys appended before the closing brace, with their JSON-encoded values.
+    appended: Vec<(String, String)>,
+}
+
+impl<'a> Splice<'a> {
+    fn new(text: &'a str) -> Result<Splice<'a>, serde_json::Error> {
+        use serde::de::{MapAccess, Visitor};
+        struct Entries<'t>(&'t str);
+        impl<'de> Visitor<'de> for Entries<'de> {
+            type Value = Vec<(Cow<'de, str>, std::ops::Range<usize>)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let base = self.0.as_ptr() as usize;
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let raw: &'de RawValue = map.next_value()?;
+                    // A borrowed RawValue is a slice of the input: its offset is its address.
+                    let start = raw.get().as_ptr() as usize - base;
+                    out.push((key, start..start + raw.get().len()));
+                }
+                Ok(out)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let entries = de.deserialize_map(Entries(text))?;
+        de.end()?;
+        Ok(Splice {
+            text,
+            entries,
+            replaced: Vec::new(),
+            appended: Vec::new(),
+        })
+    }
+
+    /// The raw value of the first occurrence of `key` (gjson's `Get`), as the client sent it.
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, r)| &self.text[r.clone()])
+    }
+
+    fn set(&mut self, key: &str, value: &str) {
+        let mut encoded = String::with_capacity(value.len() + 2);
+        push_json_str(&mut encoded, value);
+        if let Some((_, range)) = self.entries.iter().find(|(k, _)| k == key) {
+            let range = range.clone();
+            self.replaced.retain(|(r, _)| *r != range);
+            self.replaced.push((range, encoded));
+        } else if let Some(slot) = self.appended.iter_mut().find(|(k, _)| k == key) {
+            slot.1 = encoded;
+        } else {
+            self.appended.push((key.to_owned(), encoded));
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.replaced.sort_by_key(|(r, _)| r.start);
+        let mut out = String::with_capacity(self.text.len() + 200);
+        let mut at = 0;
+        for (range, value) in &self.replaced {
+            out.push_str(&self.text[at..range.start]);
+            out.push_str(value);
+            at = range.end;
+        }
+        // The object's text ends with its closing brace (a RawValue has no trailing space).
+        let close = self.text.rfind('}').unwrap_or(self.text.len());
+        out.push_str(&self.text[at..close]);
+        let mut empty = self.entries.is_empty();
+        for (key, value) in &self.appended {
+            if !empty {
+                out.push(',');
+            }
+            empty = false;
+            push_json_str(&mut out, key);
+            out.push(':');
+            out.push_str(value);
+        }
+        out.push_str(&self.text[close..]);
+        out
+    }
 }
 
 #[cfg(test)]
@@ -727,5 +814,49 @@ mod tests {
             gunzip_capped(&gz[..gz.len() / 2], 2_000_000),
             Err(BodyError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn slow_path_edits_the_raw_text_like_sjson() {
+        let c = ctx();
+        // A client rudderId is replaced where it stands; numbers and spacing stay as sent.
+        let body = br#"{"batch":[{"rudderId":"mine", "userId":"u","n":1e3,"big":123456789012345678901234,"f":1.0}]}"#;
+        let e = &prepare(body, Kind::Batch, &c).unwrap().events[0];
+        let rid = rudder_id("u", "").to_string();
+        assert!(e.json().starts_with(&format!(
+            r#"{{"rudderId":"{rid}", "userId":"u","n":1e3,"big":123456789012345678901234,"f":1.0,"messageId":""#
+        )), "{}", e.json());
+        assert!(
+            e.json()
+                .ends_with(r#","receivedAt":"2026-01-01T00:00:00.000Z","request_ip":"10.0.0.1"}"#)
+        );
+        // Duplicate keys: the first occurrence counts and is the one rewritten; both stay.
+        let body =
+            br#"{"batch":[{"userId":"first","messageId":"","userId":"second","messageId":"m2"}]}"#;
+        let e = &prepare(body, Kind::Batch, &c).unwrap().events[0];
+        assert_eq!(e.user_id(), "first");
+        let v = e.json();
+        assert!(v.starts_with(r#"{"userId":"first","messageId":""#), "{v}");
+        assert!(
+            v.contains(r#""userId":"second","messageId":"m2","rudderId""#),
+            "{v}"
+        );
+        assert_ne!(e.message_id(), "m2");
+        assert_eq!(e.message_id().len(), 36);
+        // Single-event routes force `type` in place.
+        let e = &prepare(
+            br#"{"type":"x", "userId":"u"}"#,
+            Kind::Single("identify"),
+            &c,
+        )
+        .unwrap()
+        .events[0];
+        assert!(
+            e.json()
+                .starts_with(r#"{"type":"identify", "userId":"u","messageId""#),
+            "{}",
+            e.json()
+        );
+        assert_eq!(e.r#type(), "identify");
     }
 }
