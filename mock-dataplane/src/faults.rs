@@ -123,7 +123,9 @@ pub struct Dribble {
     pub duration_ms: u64,
 }
 
-/// At most `events` events per `window_ms` (all sources share it, like a workspace).
+/// `events` events per `window_ms` (all sources share it, like a workspace), as rudder-server's
+/// throttler counts them: GCRA (throttled's `GCRARateLimiter` with `MaxBurst` = `events`), so the
+/// allowance refills continuously and at most `events + 1` events pass at once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
@@ -285,8 +287,8 @@ struct RuleState {
     matched: u64,
     fired: u64,
     added: Instant,
-    window_start: Instant,
-    window_events: u64,
+    /// GCRA's theoretical arrival time of the next event (rate-limit rules).
+    tat: Instant,
 }
 
 impl RuleState {
@@ -359,8 +361,7 @@ impl Faults {
             matched: 0,
             fired: 0,
             added: now,
-            window_start: now,
-            window_events: 0,
+            tat: now,
         });
         Ok(id)
     }
@@ -430,36 +431,41 @@ impl Faults {
     pub fn rate_limited(&self, path: &str, key: Option<&str>, events: u64) -> bool {
         let now = Instant::now();
         let mut rules = self.lock();
+        let mut charges = Vec::new();
         let mut limited = false;
-        for state in rules.iter_mut() {
+        for (i, state) in rules.iter_mut().enumerate() {
             let Some(limit) = state.rule.action.rate_limit.clone() else {
                 continue;
             };
             if !state.active(now) || !state.rule.applies_to(path, key) {
                 continue;
             }
-            if now.duration_since(state.window_start) >= Duration::from_millis(limit.window_ms) {
-                state.window_start = now;
-                state.window_events = 0;
-            }
-            if state.window_events + events > limit.events {
-                state.fired += 1;
-                limited = true;
+            match gcra(state.tat, now, &limit, events) {
+                Some(tat) => charges.push((i, tat)),
+                None => {
+                    state.fired += 1;
+                    limited = true;
+                }
             }
         }
         if !limited {
-            for state in rules.iter_mut() {
-                if state.rule.action.rate_limit.is_some()
-                    && state.active(now)
-                    && state.rule.applies_to(path, key)
-                {
-                    state.matched += 1;
-                    state.window_events += events;
-                }
+            for (i, tat) in charges {
+                rules[i].matched += 1;
+                rules[i].tat = tat;
             }
         }
         limited
     }
+}
+
+/// GCRA: the new theoretical arrival time if `cost` events may pass now, `None` when limited.
+/// Each event advances it by `window / events`; a request passes while it stays within
+/// `(events + 1) * window / events` of now.
+fn gcra(tat: Instant, now: Instant, limit: &RateLimit, cost: u64) -> Option<Instant> {
+    let per_event = Duration::from_millis(limit.window_ms).div_f64(limit.events.max(1) as f64);
+    let tolerance = per_event.mul_f64(limit.events as f64 + 1.0);
+    let new_tat = tat.max(now) + per_event.mul_f64(cost as f64);
+    (new_tat <= now + tolerance).then_some(new_tat)
 }
 
 #[cfg(test)]
@@ -545,11 +551,28 @@ mod tests {
             r#"{"action":{"rate_limit":{"events":10,"window_ms":60000}}}"#,
         ))
         .unwrap();
+        // Up to events + 1 at once; a refused request is not charged.
         assert!(!f.rate_limited("/v1/batch", None, 6));
-        assert!(f.rate_limited("/v1/batch", None, 5));
-        assert!(!f.rate_limited("/v1/batch", None, 4));
+        assert!(f.rate_limited("/v1/batch", None, 6));
+        assert!(!f.rate_limited("/v1/batch", None, 5));
         assert!(f.rate_limited("/v1/batch", None, 1));
         assert!(f.decide("/v1/batch", None).is_none());
+    }
+
+    #[test]
+    fn rate_limit_refills_continuously() {
+        let limit = RateLimit {
+            events: 10,
+            window_ms: 1000,
+        };
+        let t0 = Instant::now();
+        // 11 at once, then nothing until one event's share of the window (100 ms) has passed.
+        let tat = gcra(t0, t0, &limit, 11).unwrap();
+        assert!(gcra(tat, t0 + Duration::from_millis(99), &limit, 1).is_none());
+        let tat = gcra(tat, t0 + Duration::from_millis(100), &limit, 1).unwrap();
+        // After a whole idle window the full burst is back.
+        assert!(gcra(tat, t0 + Duration::from_millis(1200), &limit, 11).is_some());
+        assert!(gcra(tat, t0 + Duration::from_millis(1200), &limit, 12).is_none());
     }
 
     #[test]
