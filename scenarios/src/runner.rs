@@ -871,6 +871,78 @@ fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mut Vec<Failu
 }
 
 /// Check write-back rows (already read from the database) against an expectation.
+/// How [`match_items`] names what it matched against, in its messages.
+struct Noun {
+    one: &'static str,
+    none: &'static str,
+    missing: &'static str,
+}
+
+/// Each expected item must match its own stored value: the one at the same position when
+/// `ordered`, else any value no earlier item claimed. A miss is reported against the closest
+/// candidate, so the diff shows what is really off.
+fn match_items(
+    at: &str,
+    items: &[Map<String, Value>],
+    values: &[&Value],
+    ordered: bool,
+    noun: Noun,
+    out: &mut Vec<Failure>,
+) {
+    let mut used = vec![false; values.len()];
+    for (idx, item) in items.iter().enumerate() {
+        let found = if ordered {
+            values
+                .get(idx)
+                .filter(|v| matcher::check_item(item, v).is_empty())
+                .map(|_| idx)
+        } else {
+            (0..values.len()).find(|&j| !used[j] && matcher::check_item(item, values[j]).is_empty())
+        };
+        if let Some(j) = found {
+            used[j] = true;
+            continue;
+        }
+        let candidates: Vec<usize> = if ordered {
+            (idx < values.len()).then_some(idx).into_iter().collect()
+        } else {
+            (0..values.len()).filter(|&j| !used[j]).collect()
+        };
+        let best = candidates
+            .into_iter()
+            .min_by_key(|&j| matcher::check_item(item, values[j]).len());
+        out.push(match best {
+            Some(j) => {
+                let mm = matcher::check_item(item, values[j]);
+                let (exp, act) = matcher::render_item(item, values[j]);
+                Failure {
+                    at: at.into(),
+                    message: format!(
+                        "items[{idx}] matches no {}{}; closest is #{j}: {}",
+                        if ordered { "" } else { "unclaimed " },
+                        noun.one,
+                        list(&mm)
+                    ),
+                    diff: Some(matcher::diff(&exp, &act)),
+                }
+            }
+            None => Failure {
+                at: at.into(),
+                message: format!(
+                    "items[{idx}] has no {} to match: only {} {}",
+                    noun.one,
+                    values.len(),
+                    noun.none
+                ),
+                diff: Some(matcher::diff(
+                    &matcher::render_expected(&Value::Object(item.clone())),
+                    &Value::String(noun.missing.into()),
+                )),
+            },
+        });
+    }
+}
+
 fn check_rows(at: &str, all: &[Value], e: &WritebackExpect, ctx: &Ctx, out: &mut Vec<Failure>) {
     let rows: Vec<&Value> = all
         .iter()
@@ -912,55 +984,12 @@ fn check_rows(at: &str, all: &[Value], e: &WritebackExpect, ctx: &Ctx, out: &mut
         });
     }
     let items: Vec<Map<String, Value>> = e.items.iter().map(|i| ctx.map(i)).collect();
-    let mut used = vec![false; rows.len()];
-    for (idx, item) in items.iter().enumerate() {
-        let found = if e.ordered {
-            rows.get(idx)
-                .filter(|r| matcher::check_item(item, r).is_empty())
-                .map(|_| idx)
-        } else {
-            (0..rows.len()).find(|&j| !used[j] && matcher::check_item(item, rows[j]).is_empty())
-        };
-        match found {
-            Some(j) => used[j] = true,
-            None => {
-                let candidates: Vec<usize> = if e.ordered {
-                    (idx < rows.len()).then_some(idx).into_iter().collect()
-                } else {
-                    (0..rows.len()).filter(|&j| !used[j]).collect()
-                };
-                let best = candidates
-                    .into_iter()
-                    .min_by_key(|&j| matcher::check_item(item, rows[j]).len());
-                match best {
-                    Some(j) => {
-                        let mm = matcher::check_item(item, rows[j]);
-                        let (exp, act) = matcher::render_item(item, rows[j]);
-                        out.push(Failure {
-                            at: at.into(),
-                            message: format!(
-                                "items[{idx}] matches no {}row; closest is #{j}: {}",
-                                if e.ordered { "" } else { "unclaimed " },
-                                list(&mm)
-                            ),
-                            diff: Some(matcher::diff(&exp, &act)),
-                        });
-                    }
-                    None => out.push(Failure {
-                        at: at.into(),
-                        message: format!(
-                            "items[{idx}] has no row to match: only {} row(s) in the database",
-                            rows.len()
-                        ),
-                        diff: Some(matcher::diff(
-                            &matcher::render_expected(&Value::Object(item.clone())),
-                            &Value::String("<no row>".into()),
-                        )),
-                    }),
-                }
-            }
-        }
-    }
+    let noun = Noun {
+        one: "row",
+        none: "row(s) in the database",
+        missing: "<no row>",
+    };
+    match_items(at, &items, &rows, e.ordered, noun, out);
     if let Some(each) = &e.each {
         let each = ctx.map(each);
         let bad: Vec<(usize, Vec<Mismatch>)> = rows
@@ -1172,58 +1201,13 @@ async fn check_events<H: Harness>(
         });
     }
     let items: Vec<Map<String, Value>> = e.items.iter().map(|i| ctx.map(i)).collect();
-    let mut used = vec![false; events.len()];
-    for (idx, item) in items.iter().enumerate() {
-        let found = if e.ordered {
-            match events.get(idx) {
-                Some(ev) if matcher::check_item(item, &ev.event).is_empty() => Some(idx),
-                _ => None,
-            }
-        } else {
-            (0..events.len())
-                .find(|&j| !used[j] && matcher::check_item(item, &events[j].event).is_empty())
-        };
-        match found {
-            Some(j) => used[j] = true,
-            None => {
-                // Compare with the closest candidate so the diff shows what is really off.
-                let candidates: Vec<usize> = if e.ordered {
-                    (idx < events.len()).then_some(idx).into_iter().collect()
-                } else {
-                    (0..events.len()).filter(|&j| !used[j]).collect()
-                };
-                let best = candidates
-                    .into_iter()
-                    .min_by_key(|&j| matcher::check_item(item, &events[j].event).len());
-                match best {
-                    Some(j) => {
-                        let mm = matcher::check_item(item, &events[j].event);
-                        let (exp, act) = matcher::render_item(item, &events[j].event);
-                        out.push(Failure {
-                            at: at.into(),
-                            message: format!(
-                                "items[{idx}] matches no {}event; closest is #{j}: {}",
-                                if e.ordered { "" } else { "unclaimed " },
-                                list(&mm)
-                            ),
-                            diff: Some(matcher::diff(&exp, &act)),
-                        });
-                    }
-                    None => out.push(Failure {
-                        at: at.into(),
-                        message: format!(
-                            "items[{idx}] has no event to match: only {} event(s) stored",
-                            events.len()
-                        ),
-                        diff: Some(matcher::diff(
-                            &matcher::render_expected(&Value::Object(item.clone())),
-                            &Value::String("<no event>".into()),
-                        )),
-                    }),
-                }
-            }
-        }
-    }
+    let values: Vec<&Value> = events.iter().map(|ev| &ev.event).collect();
+    let noun = Noun {
+        one: "event",
+        none: "event(s) stored",
+        missing: "<no event>",
+    };
+    match_items(at, &items, &values, e.ordered, noun, out);
     if let Some(each) = &e.each {
         let each = ctx.map(each);
         let mut bad = 0;
