@@ -133,3 +133,33 @@ fn a_wrong_writeback_row_fails_with_what_the_database_holds() {
     );
     assert!(out.contains("+  \"comment\": \"real\""), "{out}");
 }
+
+/// `--dataplane-url`: the runner drives a data plane it did not start, only through its HTTP
+/// API (`/v1/batch` from the hub, `/_mock/*` for resets, waits and checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_pass_against_an_external_mock_dataplane() {
+    let dp = mock_dataplane::MockDataplane::builder()
+        .write_key(scenarios::wiring::DEFAULT_WRITE_KEY)
+        .in_memory()
+        .start()
+        .await
+        .expect("mock data plane");
+    let dir = scenario_dir(&[]);
+    let url = dp.url();
+    let cwd = dir.path().to_owned();
+    let o = tokio::task::spawn_blocking(move || {
+        run(
+            &["run", "--filter", "identify/0", "--dataplane-url", &url],
+            &cwd,
+        )
+    })
+    .await
+    .expect("runner thread");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("9 scenarios: 9 passed"), "{}", text(&o));
+    // The hub's batches reached this data plane, not one started by the runner.
+    let journal = dp.requests().await;
+    let batches = journal.iter().filter(|e| e.path == "/v1/batch").count();
+    assert!(batches >= 9, "{batches} batches in {journal:?}");
+    assert!(journal.iter().all(|e| e.status == 200), "{journal:?}");
+}
