@@ -266,29 +266,7 @@ pub fn describe(r: &DemoReport) -> String {
 
 /// Start the demo and serve until Ctrl-C or SIGTERM.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    up_with(args, shutdown_signal(), |r| print!("{}", describe(r))).await?;
+    up_with(args, shutdown::signal(), |r| print!("{}", describe(r))).await?;
     println!("stopped");
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

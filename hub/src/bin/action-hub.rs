@@ -141,28 +141,6 @@ struct Serve {
     no_writeback: bool,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -227,5 +205,9 @@ async fn main() -> anyhow::Result<()> {
         };
         hub::writeback::register(&mut registry, wb).context("opening the write-back database")?;
     }
-    hub::run_with_registry(listener, config, registry, shutdown_signal()).await
+    let shutdown = async {
+        shutdown::signal().await;
+        tracing::info!("shutting down");
+    };
+    hub::run_with_registry(listener, config, registry, shutdown).await
 }

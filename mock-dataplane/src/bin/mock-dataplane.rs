@@ -116,7 +116,11 @@ async fn main() -> anyhow::Result<()> {
             if s.enabled { "" } else { ", DISABLED" }
         );
     }
-    mock_dataplane::run(listener, config, shutdown_signal()).await
+    let shutdown = async {
+        shutdown::signal().await;
+        tracing::info!("shutting down");
+    };
+    mock_dataplane::run(listener, config, shutdown).await
 }
 
 /// The demo key: generated once and kept in the data dir so restarts accept the same key.
@@ -135,26 +139,4 @@ fn demo_key(config: &Config) -> anyhow::Result<String> {
     let key = mock_dataplane::generate_id();
     std::fs::write(&path, &key).with_context(|| format!("writing {}", path.display()))?;
     Ok(key)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -93,26 +93,5 @@ async fn main() -> anyhow::Result<()> {
     println!("mock-looker listening on {url}");
     println!("API 4.0: base_url={url} client_id={client_id} client_secret={client_secret}");
     println!("journal: {url}/_mock/journal");
-    mock_looker::run(listener, config, shutdown_signal()).await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    mock_looker::run(listener, config, shutdown::signal()).await
 }
