@@ -13,6 +13,10 @@ use crate::faults::FaultRule;
 /// The gateway's default `Gateway.maxReqSizeInKB` (4000) in bytes: 4000 * 1024.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4_096_000;
 
+/// The gateway's HTTP server `WriteTimeout` (`Gateway.WriteTimeout`, 10 s): an answer not
+/// written by then is never written, the client sees the connection close.
+pub const DEFAULT_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The gateway's default `Gateway.maxConcurrentRequests`.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 50_000;
 
@@ -103,6 +107,9 @@ pub struct Config {
     pub faults: Vec<FaultRule>,
     /// SQLite `synchronous=FULL` (fsync on every commit) instead of `NORMAL`.
     pub fsync: bool,
+    /// Answers ready later than this after the request arrived are dropped with the connection,
+    /// like Go's `http.Server.WriteTimeout` (what was stored stays stored).
+    pub write_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -115,6 +122,7 @@ impl Default for Config {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             faults: Vec::new(),
             fsync: true,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }

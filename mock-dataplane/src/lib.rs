@@ -32,7 +32,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub use config::{
-    Config, ConfigError, DEFAULT_MAX_REQUEST_BYTES, Source, SourceSpec, Storage, generate_id, mask,
+    Config, ConfigError, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_WRITE_TIMEOUT, Source, SourceSpec,
+    Storage, generate_id, mask,
 };
 pub use faults::{ConnectionFault, Delay, Dribble, FaultAction, FaultError, FaultRule, RateLimit};
 pub use journal::{JOURNAL_CAPACITY, JournalEntry};
@@ -117,6 +118,12 @@ impl MockDataplaneBuilder {
     /// The 413 threshold (default 4,096,000 bytes).
     pub fn max_request_bytes(mut self, n: usize) -> Self {
         self.config.max_request_bytes = n;
+        self
+    }
+
+    /// The HTTP write timeout (default 10 s, the gateway's): a later answer is never sent.
+    pub fn write_timeout(mut self, d: std::time::Duration) -> Self {
+        self.config.write_timeout = d;
         self
     }
 

@@ -601,7 +601,7 @@ async fn gateway(AxState(st): AxState<Arc<AppState>>, req: Request, spec: RouteS
             let _ = apply_fault(&st, &ctl, decision, Body::empty(), &mut entry).await;
         } else if let Some((resp, shown)) = apply_fault(&st, &ctl, decision, body, &mut entry).await
         {
-            return finish(&st, entry, started, resp, &shown);
+            return answer(&st, &ctl, entry, started, resp, &shown).await;
         } else {
             return finish(&st, entry, started, Response::new(Body::empty()), "");
         }
@@ -616,7 +616,7 @@ async fn gateway(AxState(st): AxState<Arc<AppState>>, req: Request, spec: RouteS
             st.config.max_concurrent_requests
         ));
         let (resp, shown) = reject_response(&st, Reject::Unavailable);
-        return finish(&st, entry, started, resp, &shown);
+        return answer(&st, &ctl, entry, started, resp, &shown).await;
     }
 
     let outcome = process(&st, &parts, body, spec, key_hint, &mut entry, &ctl).await;
@@ -631,7 +631,41 @@ async fn gateway(AxState(st): AxState<Arc<AppState>>, req: Request, spec: RouteS
             format!("{text}\n"),
         ),
     };
-    finish(&st, entry, started, resp, &shown)
+    answer(&st, &ctl, entry, started, resp, &shown).await
+}
+
+/// Go's `http.Server.WriteTimeout`: an answer ready after the deadline is never written, the
+/// client sees the connection close without a response. What was stored stays stored, so a
+/// client that retries stores it twice, as with the real gateway.
+async fn answer(
+    st: &AppState,
+    ctl: &ConnCtl,
+    mut entry: JournalEntry,
+    started: Instant,
+    resp: Response,
+    shown: &str,
+) -> Response {
+    let took = started.elapsed();
+    if took <= st.config.write_timeout {
+        return finish(st, entry, started, resp, shown);
+    }
+    let timeout = format!(
+        "write timeout: the answer ({} {:?}) was ready after {:.1} s, past the {:.1} s write timeout, so the connection was closed without it",
+        resp.status().as_u16(),
+        shown.trim_end(),
+        took.as_secs_f64(),
+        st.config.write_timeout.as_secs_f64()
+    );
+    entry.fault = Some(match entry.fault.take() {
+        Some(f) => format!("{f}; {timeout}"),
+        None => timeout,
+    });
+    entry.duration_ms = took.as_secs_f64() * 1000.0;
+    st.journal.push(entry);
+    *ctl.fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(ConnectionFault::EmptyResponse);
+    ctl.notify.notify_one();
+    // The connection task drops this request: never answer.
+    std::future::pending::<Response>().await
 }
 
 enum Failure {

@@ -55,6 +55,12 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = mock_dataplane::DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
 
+    /// The HTTP write timeout in milliseconds (gateway default 10000): an answer ready later
+    /// (a slow store, or a delay fault) is never sent; the connection closes instead, while
+    /// what was stored stays stored, as with the real gateway.
+    #[arg(long, value_name = "MS", default_value_t = mock_dataplane::DEFAULT_WRITE_TIMEOUT.as_millis() as u64)]
+    write_timeout_ms: u64,
+
     /// Fault rules active from start-up: a TOML, YAML or JSON file with `faults = [...]`
     /// (same rule format as POST /_mock/faults).
     #[arg(long, value_name = "FILE")]
@@ -75,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::default();
     config.legacy_responses = cli.legacy_responses;
     config.max_request_bytes = cli.max_request_bytes;
+    config.write_timeout = std::time::Duration::from_millis(cli.write_timeout_ms);
     config.fsync = !cli.no_fsync;
     config.storage = if cli.in_memory {
         Storage::InMemory

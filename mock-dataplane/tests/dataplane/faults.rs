@@ -175,3 +175,43 @@ async fn faults_http_api_adds_lists_and_clears() {
             .contains(r#""faults":[]"#)
     );
 }
+
+/// Go's `WriteTimeout`: an answer ready after it is never sent; the events are stored anyway,
+/// so the client's retry stores them twice, as with the real gateway.
+#[tokio::test]
+async fn answers_past_the_write_timeout_are_dropped_but_the_events_stay() {
+    let dp = MockDataplane::builder()
+        .write_key("k")
+        .write_timeout(Duration::from_millis(300))
+        .fault(rule(
+            json!({"path":"/v1/batch","times":1,"action":{"delay":{"kind":"fixed","ms":600}}}),
+        ))
+        .start()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let result = client()
+        .post(format!("{}/v1/batch", dp.url()))
+        .header("authorization", basic("k"))
+        .body(BODY)
+        .send()
+        .await;
+    let failed = match result {
+        Err(_) => true,
+        Ok(resp) => resp.text().await.is_err(),
+    };
+    assert!(failed, "no answer may arrive past the write timeout");
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+    let journal = dp.requests().await;
+    let fault = journal[0].fault.as_deref().unwrap();
+    assert!(
+        fault.contains("write timeout") && fault.contains("200 \"ok\""),
+        "{fault}"
+    );
+    assert_eq!(journal[0].event_count, 1);
+    // The retry (no delay now) is answered, and stores the event again.
+    let a = post(&dp, "/v1/batch", Some(&basic("k")), BODY).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "ok"));
+    assert_eq!(dp.events(EventFilter::default()).await.len(), 2);
+}
