@@ -620,17 +620,7 @@ async fn gateway(AxState(st): AxState<Arc<AppState>>, req: Request, spec: RouteS
     }
 
     let outcome = process(&st, &parts, body, spec, key_hint, &mut entry, &ctl).await;
-    let (resp, shown) = match outcome {
-        Ok(()) => (
-            go_text(StatusCode::OK, ok_text(st.legacy())),
-            ok_text(st.legacy()).to_owned(),
-        ),
-        Err(Failure::Reject(reason)) => reject_response(&st, reason),
-        Err(Failure::Store(text) | Failure::Joined(text)) => (
-            go_error(StatusCode::INTERNAL_SERVER_ERROR, &text),
-            format!("{text}\n"),
-        ),
-    };
+    let (resp, shown) = outcome_response(&st, outcome);
     answer(&st, &ctl, entry, started, resp, &shown).await
 }
 
@@ -666,6 +656,21 @@ async fn answer(
     ctl.notify.notify_one();
     // The connection task drops this request: never answer.
     std::future::pending::<Response>().await
+}
+
+/// The answer to a processed request, and its text for the journal.
+fn outcome_response(st: &AppState, outcome: Result<(), Failure>) -> (Response, String) {
+    match outcome {
+        Ok(()) => (
+            go_text(StatusCode::OK, ok_text(st.legacy())),
+            ok_text(st.legacy()).to_owned(),
+        ),
+        Err(Failure::Reject(reason)) => reject_response(st, reason),
+        Err(Failure::Store(text) | Failure::Joined(text)) => (
+            go_error(StatusCode::INTERNAL_SERVER_ERROR, &text),
+            format!("{text}\n"),
+        ),
+    }
 }
 
 enum Failure {
@@ -1051,17 +1056,7 @@ async fn webhook(AxState(st): AxState<Arc<AppState>>, req: Request) -> Response 
         Ok(())
     }
     .await;
-    let (resp, shown) = match outcome {
-        Ok(()) => (
-            go_text(StatusCode::OK, ok_text(st.legacy())),
-            ok_text(st.legacy()).to_owned(),
-        ),
-        Err(Failure::Reject(r)) => reject_response(&st, r),
-        Err(Failure::Store(t) | Failure::Joined(t)) => (
-            go_error(StatusCode::INTERNAL_SERVER_ERROR, &t),
-            format!("{t}\n"),
-        ),
-    };
+    let (resp, shown) = outcome_response(&st, outcome);
     finish(&st, entry, started, resp, &shown)
 }
 
