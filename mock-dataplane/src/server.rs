@@ -29,9 +29,6 @@ use crate::journal::{Journal, JournalEntry};
 use crate::response::{Reject, go_error, go_text, not_found, ok_text};
 use crate::store::{Append, Feed, Store};
 
-/// The gateway's HTTP WriteTimeout, also its DB-store timeout: a slower commit answers 504.
-const STORE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Shared state of one server.
 pub(crate) struct AppState {
     pub config: Config,
@@ -817,9 +814,15 @@ async fn append(
         write_key: Arc::from(key),
         events,
     };
-    match tokio::time::timeout(STORE_TIMEOUT, st.store.append(&st.feed, append)).await {
+    // The gateway's DB-store timeout is its HTTP write timeout: a slower commit answers 504
+    // (which then usually misses the write deadline too, see `answer`).
+    let limit = st.config.write_timeout;
+    match tokio::time::timeout(limit, st.store.append(&st.feed, append)).await {
         Err(_) => {
-            entry.detail = Some("store commit took longer than 10 s".into());
+            entry.detail = Some(format!(
+                "store commit took longer than {:.1} s",
+                limit.as_secs_f64()
+            ));
             Err(Reject::GatewayTimeout.into())
         }
         Ok(Err(e)) => {
