@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -169,8 +169,23 @@ impl OAuthProvider {
             .route("/oauth/userinfo", get(userinfo))
             .route("/oauth/introspect", post(introspect))
             .route("/oauth/revoke", post(revoke))
+            .route("/_mock/oauth/users/{user}/revoke", post(admin_revoke_user))
+            .route("/_mock/oauth/users/{user}/expire", post(admin_expire_user))
             .with_state(self.clone())
     }
+}
+
+/// `POST /_mock/oauth/users/{user}/revoke`: the user revokes access at the provider (every live
+/// token of theirs stops working); answers how many were revoked.
+async fn admin_revoke_user(State(p): State<OAuthProvider>, Path(user): Path<String>) -> Response {
+    let n = p.revoke_user(&user);
+    axum::Json(json!({"revoked": n})).into_response()
+}
+
+/// `POST /_mock/oauth/users/{user}/expire`: the user's tokens expire now.
+async fn admin_expire_user(State(p): State<OAuthProvider>, Path(user): Path<String>) -> Response {
+    p.expire_user(&user);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn authorize(

@@ -26,6 +26,8 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/_mock/looks", get(looks))
         .route("/_mock/send", post(send))
         .route("/_mock/form", post(form))
+        .route("/_mock/login", post(login))
+        .route("/_mock/state", axum::routing::put(put_state))
         .route("/_mock/events", get(events))
         .merge(crate::api::router(core.clone()))
         .with_state(core)
@@ -154,6 +156,12 @@ struct SendBody {
     looker_version: Option<String>,
     #[serde(default)]
     force: bool,
+    /// The Looker user sending (per-user `state_json` of OAuth actions).
+    user: Option<String>,
+    /// A cell action's clicked value (`data.value`).
+    cell_value: Option<String>,
+    /// Replay a job: send with this `X-Looker-Webhook-Id` instead of a fresh one.
+    webhook_id: Option<String>,
 }
 
 async fn send(State(core): State<Arc<Core>>, Json(b): Json<SendBody>) -> Response {
@@ -169,6 +177,9 @@ async fn send(State(core): State<Arc<Core>>, Json(b): Json<SendBody>) -> Respons
     req.form_values = b.form_values;
     req.looker_version = b.looker_version;
     req.force = b.force;
+    req.user_id = b.user;
+    req.cell_value = b.cell_value;
+    req.webhook_id = b.webhook_id;
     match core.send(req).await {
         Ok(o) => Json(o).into_response(),
         Err(e) => mock_err(e),
@@ -183,16 +194,94 @@ struct FormBody {
     params: BTreeMap<String, String>,
     #[serde(default)]
     form_values: BTreeMap<String, String>,
+    /// The Looker user asking (default "1").
+    user: Option<String>,
 }
 
 async fn form(State(core): State<Arc<Core>>, Json(b): Json<FormBody>) -> Response {
+    let user = b.user.as_deref().unwrap_or("1");
     match core
-        .fetch_form(&b.hub, &b.action, &b.params, &b.form_values, "1", None)
+        .fetch_form(&b.hub, &b.action, &b.params, &b.form_values, user, None)
         .await
     {
         Ok(o) => Json(o).into_response(),
         Err(e) => mock_err(e),
     }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    hub: String,
+    action: String,
+    /// The Looker user, also the provider user the browser consents as (`alice`, `bob`, `carol`).
+    user: String,
+    /// A cell action's clicked value, for the form that offers the login link.
+    value: Option<String>,
+}
+
+/// `POST /_mock/login`: what a user does in Looker's UI: open the action's form, click its
+/// OAuth link, and let the browser follow the redirects (hub `/oauth` → this mock's provider,
+/// consent auto-approved → hub `/oauth_redirect`, which stores the token via `state_url`).
+async fn login(State(core): State<Arc<Core>>, Json(b): Json<LoginBody>) -> Response {
+    let mut params = BTreeMap::new();
+    if let Some(v) = b.value {
+        params.insert("value".to_owned(), v);
+    }
+    let integration = format!("{}::{}", b.hub, b.action);
+    let before = core.user_state(&b.user, &integration);
+    let form = match core
+        .fetch_form(&b.hub, &b.action, &params, &BTreeMap::new(), &b.user, None)
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => return mock_err(e),
+    };
+    let Some(oauth_url) = form.oauth_links.first().cloned() else {
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "the form of {} for {} offers no OAuth link (already logged in, or not an OAuth action); fields: {}",
+                b.action,
+                b.user,
+                serde_json::to_string(&form.fields).unwrap_or_default()
+            ),
+        );
+    };
+    let authorize = format!("{}/oauth/authorize", core.base_url);
+    match crate::browser::login(&oauth_url, &b.user, &authorize).await {
+        Ok(o) => {
+            let after = core.user_state(&b.user, &integration);
+            Json(json!({
+                "status": o.status,
+                "ok": (200..300).contains(&o.status),
+                "body": o.body,
+                "hops": o.visited.len(),
+                "state_stored": after.is_some() && after != before,
+                "breaches": form.breaches,
+            }))
+            .into_response()
+        }
+        Err(e) => err(
+            StatusCode::BAD_GATEWAY,
+            format!("the login did not finish: {e}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct StateBody {
+    hub: String,
+    action: String,
+    user: String,
+    /// The new `state_json` (e.g. `"reset"`), or `null` to forget it.
+    state: Option<String>,
+}
+
+/// `PUT /_mock/state`: replace what Looker keeps for a user and an action, as if the hub had
+/// written it (e.g. the literal `"reset"`, or a stale token).
+async fn put_state(State(core): State<Arc<Core>>, Json(b): Json<StateBody>) -> Response {
+    core.set_user_state(&b.user, &format!("{}::{}", b.hub, b.action), b.state);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn events(State(core): State<Arc<Core>>) -> Response {

@@ -267,3 +267,89 @@ async fn replayed_webhook_id_and_reset_state() {
             .is_none()
     );
 }
+
+/// The same flow through the mock's HTTP admin API only (what a CI job driving the
+/// `mock-looker` binary from any language does): `/_mock/login`, `/_mock/send` with a user and
+/// a clicked value, the provider's revocation, `PUT /_mock/state`.
+#[tokio::test]
+async fn the_flow_over_the_http_admin_api() {
+    let env = Env::start().await;
+    let look = env.looker.add_look(env.look(3));
+    let base = env.looker.url();
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        let req = http.post(format!("{base}{path}")).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let hub = env.hub_id.clone();
+    let send = json!({"hub": hub, "action": "mark_suspicious", "look_id": look.id(),
+        "user": "alice", "cell_value": "1001", "form_values": {"classification": "Approved"}});
+
+    let (status, login) = post(
+        "/_mock/login",
+        json!({"hub": hub, "action": "mark_suspicious", "user": "alice", "value": "1001"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["ok"], true, "{login}");
+    assert_eq!(login["state_stored"], true, "{login}");
+    // Logged in: no link to follow any more.
+    let (status, again) = post(
+        "/_mock/login",
+        json!({"hub": hub, "action": "mark_suspicious", "user": "alice", "value": "1001"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{again}");
+
+    let (status, out) = post("/_mock/send", send.clone()).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["success"], true, "{out}");
+    assert_eq!(out["refresh_query"], true, "{out}");
+    let rows = env.rows();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (&rows[0].0[..], &rows[0].1[..], &rows[0].2[..]),
+        ("1001", "Approved", "alice@example.com")
+    );
+
+    // Revoked at the provider: the next execute fails and writes nothing.
+    let (status, revoked) = post("/_mock/oauth/users/alice/revoke", json!({})).await;
+    assert_eq!((status, revoked["revoked"].as_u64()), (200, Some(1)));
+    let (_, out) = post("/_mock/send", send.clone()).await;
+    assert_eq!(out["success"], false, "{out}");
+    assert_eq!(env.rows().len(), 1);
+
+    // `reset` as the stored state: the form offers the login link again.
+    let r = http
+        .put(format!("{base}/_mock/state"))
+        .json(&json!({"hub": hub, "action": "mark_suspicious", "user": "alice", "state": "reset"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        env.looker
+            .user_state("alice", &hub, "mark_suspicious")
+            .as_deref(),
+        Some("reset")
+    );
+    let (status, form) = post(
+        "/_mock/form",
+        json!({"hub": hub, "action": "mark_suspicious", "user": "alice", "params": {"value": "1001"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{form}");
+    assert_eq!(
+        form["oauth_links"].as_array().map(Vec::len),
+        Some(1),
+        "{form}"
+    );
+}
