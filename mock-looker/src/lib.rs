@@ -49,7 +49,7 @@ use crate::core::Core;
 
 /// The demo Looks shipped with the binary (also loaded by default by [`MockLooker`]).
 pub fn builtin_looks() -> Vec<Look> {
-    const FILES: [(&str, &str); 4] = [
+    const FILES: [(&str, &str); 5] = [
         (
             "looks/01_users.yaml",
             include_str!("../looks/01_users.yaml"),
@@ -65,6 +65,10 @@ pub fn builtin_looks() -> Vec<Look> {
         (
             "looks/04_generated_users.yaml",
             include_str!("../looks/04_generated_users.yaml"),
+        ),
+        (
+            "looks/05_orders_for_review.yaml",
+            include_str!("../looks/05_orders_for_review.yaml"),
         ),
     ];
     FILES

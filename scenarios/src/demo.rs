@@ -2,9 +2,11 @@
 //!
 //! Starts the three servers on fixed loopback ports (hub 8080, data plane 8081, Looker 8082),
 //! registers the hub in the mock Looker, sends its demo Looks through each RudderStack action
-//! (Users → Identify and Track, Accounts → Group), prints what arrived in the data plane and
-//! how to explore further, then serves until Ctrl-C. Everything goes through the servers' HTTP
-//! APIs, exactly as a user poking at them with curl would see it.
+//! (Users → Identify and Track, Accounts → Group), then plays the write-back flow of seed 002
+//! (alice logs in through the mock OAuth provider and marks order 1001 as suspicious), prints
+//! what arrived in the data plane and in the write-back database and how to explore further,
+//! then serves until Ctrl-C. Everything goes through the servers' HTTP APIs, exactly as a user
+//! poking at them with curl would see it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -51,6 +53,12 @@ pub struct DemoReport {
     pub sends: Vec<(String, String, Value)>,
     /// Events stored in the data plane after the sends.
     pub events: Vec<Value>,
+    /// The write-back flow: `(step, what Looker/the browser saw)`.
+    pub writeback: Vec<(String, Value)>,
+    /// The rows of the write-back database afterwards.
+    pub writeback_rows: Vec<Value>,
+    /// Where that database is (a temporary directory, removed when the demo stops).
+    pub writeback_db: String,
 }
 
 async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
@@ -94,12 +102,32 @@ pub async fn up_with(
 
     let secret = mock_looker::generate_secret(32);
     let hub_token = hub::generate_token(&secret);
+    // The write-back actions as the `action-hub` binary serves them, with the mock Looker's
+    // OAuth provider (its default client) and the database in a temporary directory.
+    let wb_dir =
+        tempfile::tempdir().context("a temporary directory for the write-back database")?;
+    let wb_db = wb_dir.path().join("writeback.sqlite");
+    let mut registry = hub::Registry::rudderstack();
+    hub::writeback::register(
+        &mut registry,
+        hub::writeback::WritebackConfig {
+            db_path: wb_db.clone(),
+            ..hub::writeback::WritebackConfig::new(&hub_url, &secret)
+                .provider(&format!("{looker_url}/oauth"))
+        },
+    )
+    .context("opening the write-back database")?;
     let hub_config = hub::HubConfig {
         secret: Some(secret),
         mapping,
         ..hub::HubConfig::default()
     };
-    let hub_task = tokio::spawn(hub::run(hub_listener, hub_config, stopped(stop_rx.clone())));
+    let hub_task = tokio::spawn(hub::run_with_registry(
+        hub_listener,
+        hub_config,
+        registry,
+        stopped(stop_rx.clone()),
+    ));
     let looker_task = tokio::spawn(mock_looker::run(
         looker_listener,
         mock_looker::Config::default(),
@@ -156,6 +184,8 @@ pub async fn up_with(
         });
         sends.push((action.to_string(), title.to_string(), reading));
     }
+    let writeback = writeback_flow(&client, &looker_url, &hub_id).await?;
+    let writeback_rows = crate::wiring::read_writeback_rows(&wb_db)?;
     let events: Value = client
         .get(format!("{dataplane_url}/_mock/events"))
         .send()
@@ -178,6 +208,9 @@ pub async fn up_with(
         hub_id,
         sends,
         events,
+        writeback,
+        writeback_rows,
+        writeback_db: wb_db.display().to_string(),
     };
     on_ready(&report);
     shutdown.await;
@@ -195,6 +228,59 @@ pub async fn up_with(
         }
     }
     Ok(report)
+}
+
+/// Seed 002 through the mock Looker's admin API: alice opens "Mark as Suspicious" on order 1001
+/// of the Orders for Review Look, logs in through the OAuth provider, and submits the form.
+async fn writeback_flow(
+    client: &reqwest::Client,
+    looker_url: &str,
+    hub_id: &str,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let call = |path: &str, body: Value| {
+        let req = client.post(format!("{looker_url}{path}")).json(&body);
+        let path = path.to_owned();
+        async move {
+            let r = req.send().await?;
+            let status = r.status().as_u16();
+            let v: Value = r
+                .json()
+                .await
+                .with_context(|| format!("the answer of {path}"))?;
+            anyhow::Ok((status, v))
+        }
+    };
+    let mut steps = Vec::new();
+    let (_, form) = call(
+        "/_mock/form",
+        json!({"hub": hub_id, "action": "mark_suspicious", "user": "alice", "params": {"value": "1001"}}),
+    )
+    .await?;
+    steps.push((
+        "form before login".to_string(),
+        json!({"fields": form["fields"].as_array().map(|f| f.iter().map(|x| x["name"].clone()).collect::<Vec<_>>()), "oauth_links": form["oauth_links"].as_array().map(Vec::len)}),
+    ));
+    let (status, login) = call(
+        "/_mock/login",
+        json!({"hub": hub_id, "action": "mark_suspicious", "user": "alice", "value": "1001"}),
+    )
+    .await?;
+    anyhow::ensure!(status == 200, "the demo login failed: {login}");
+    steps.push((
+        "login as alice".to_string(),
+        json!({"ok": login["ok"], "hops": login["hops"], "state_stored": login["state_stored"]}),
+    ));
+    let (_, sent) = call(
+        "/_mock/send",
+        json!({"hub": hub_id, "action": "mark_suspicious", "look_id": "5", "user": "alice",
+            "cell_value": "1001", "form_values": {"classification": "Suspicious", "comment": "Demo: far above the usual basket"}}),
+    )
+    .await?;
+    steps.push((
+        "mark order 1001".to_string(),
+        json!({"success": sent["success"], "message": sent["message"], "refresh_query": sent["refresh_query"], "breaches": sent["breaches"].as_array().map(Vec::len)}),
+    ));
+    Ok(steps)
 }
 
 /// The human-readable printout of a demo run.
@@ -253,8 +339,20 @@ pub fn describe(r: &DemoReport) -> String {
         s.push_str(&serde_json::to_string_pretty(first).unwrap_or_default());
         s.push('\n');
     }
+    s.push_str("\nWrite-back (seed 002), Orders for Review → Mark as Suspicious:\n");
+    for (step, reading) in &r.writeback {
+        s.push_str(&format!("  {step:<18} {reading}\n"));
+    }
     s.push_str(&format!(
-        "\nExplore:\n  curl -s {dp}/_mock/events | jq              # every stored event\n  curl -s {dp}/_mock/requests | jq            # what the hub sent, request by request\n  curl -s -X POST {dp}/_mock/faults -H 'content-type: application/json' -d '{{\"path\":\"/v1/batch\",\"times\":2,\"action\":{{\"status\":503}}}}'\n  curl -s {lk}/_mock/looks | jq               # the demo Looks\n  curl -s -X POST {lk}/_mock/send -H 'content-type: application/json' \\\n       -d '{{\"hub\":\"{hub_id}\",\"action\":\"rudder_track\",\"look_id\":\"1\",\"params\":{{\"rudder_write_key\":\"{DEMO_WRITE_KEY}\",\"rudder_server_url\":\"{dp}/v1/batch\"}},\"form_values\":{{\"event\":\"Again\"}}}}'\n  curl -s -X POST {hub} -H 'Authorization: Token token=\"{token}\"' | jq '.integrations[].name'\n  cargo run -p scenarios -- run                # every scenario, with a summary\n\nPress Ctrl-C to stop.\n",
+        "  {} row(s) in {}:\n",
+        r.writeback_rows.len(),
+        r.writeback_db
+    ));
+    for row in &r.writeback_rows {
+        s.push_str(&format!("    {row}\n"));
+    }
+    s.push_str(&format!(
+        "\nExplore:\n  curl -s {dp}/_mock/events | jq              # every stored event\n  curl -s {dp}/_mock/requests | jq            # what the hub sent, request by request\n  curl -s -X POST {dp}/_mock/faults -H 'content-type: application/json' -d '{{\"path\":\"/v1/batch\",\"times\":2,\"action\":{{\"status\":503}}}}'\n  curl -s {lk}/_mock/looks | jq               # the demo Looks\n  curl -s -X POST {lk}/_mock/send -H 'content-type: application/json' \\\n       -d '{{\"hub\":\"{hub_id}\",\"action\":\"rudder_track\",\"look_id\":\"1\",\"params\":{{\"rudder_write_key\":\"{DEMO_WRITE_KEY}\",\"rudder_server_url\":\"{dp}/v1/batch\"}},\"form_values\":{{\"event\":\"Again\"}}}}'\n  curl -s -X POST {hub} -H 'Authorization: Token token=\"{token}\"' | jq '.integrations[].name'\n  curl -s -X POST {lk}/_mock/login -H 'content-type: application/json' -d '{{\"hub\":\"{hub_id}\",\"action\":\"mark_suspicious\",\"user\":\"bob\",\"value\":\"1003\"}}'\n  curl -s -X POST {lk}/_mock/send -H 'content-type: application/json' \\\n       -d '{{\"hub\":\"{hub_id}\",\"action\":\"mark_suspicious\",\"look_id\":\"5\",\"user\":\"bob\",\"cell_value\":\"1003\",\"form_values\":{{\"classification\":\"Approved\"}}}}'\n  cargo run -p scenarios -- run                # every scenario, with a summary\n\nPress Ctrl-C to stop.\n",
         dp = r.dataplane_url,
         lk = r.looker_url,
         hub = r.hub_url,

@@ -88,8 +88,34 @@ async fn the_demo_sends_a_look_through_every_action() {
     for t in ["identify", "track", "group"] {
         assert!(types.contains(&t), "no {t} event in {types:?}");
     }
+    // The write-back flow: logged in through the provider, one decision in the database.
+    let step = |name: &str| {
+        report
+            .writeback
+            .iter()
+            .find(|(s, _)| s == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} step in {:?}", report.writeback))
+    };
+    assert_eq!(step("form before login")["oauth_links"], 1);
+    assert_eq!(step("login as alice")["state_stored"], true);
+    let marked = step("mark order 1001");
+    assert_eq!(marked["success"], true, "{marked}");
+    assert_eq!(marked["refresh_query"], true, "{marked}");
+    assert_eq!(marked["breaches"], 0, "{marked}");
+    assert_eq!(
+        report.writeback_rows.len(),
+        1,
+        "{:?}",
+        report.writeback_rows
+    );
+    let row = &report.writeback_rows[0];
+    assert_eq!(row["order_id"], "1001", "{row}");
+    assert_eq!(row["classification"], "Suspicious", "{row}");
+    assert_eq!(row["user"], "alice@example.com", "{row}");
     let text = scenarios::demo::describe(&report);
     assert!(text.contains("/_mock/events"), "{text}");
+    assert!(text.contains("1 row(s) in"), "{text}");
     assert!(text.contains(&report.dataplane_url), "{text}");
 }
 
