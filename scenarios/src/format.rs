@@ -147,6 +147,10 @@ pub struct DataplaneSpec {
     /// Request size limit (default the gateway's 4,096,000 bytes).
     #[serde(default)]
     pub max_request_bytes: Option<usize>,
+    /// The data plane's HTTP write timeout in ms (default the gateway's 10,000): an answer ready
+    /// later is never sent, the connection closes, and what was stored stays stored.
+    #[serde(default)]
+    pub write_timeout_ms: Option<u64>,
     /// An external data plane (a running `mock-dataplane`) instead of the in-process one.
     #[serde(default)]
     pub url: Option<String>,
@@ -724,6 +728,10 @@ pub struct FinalExpect {
     /// Total stored events, all keys.
     #[serde(default)]
     pub total_events: Option<usize>,
+    /// Stored events whose `messageId` an earlier stored event already has (a retried batch
+    /// that was stored the first time too; the gateway does not deduplicate).
+    #[serde(default)]
+    pub duplicate_events: Option<usize>,
     /// The data plane's request journal.
     #[serde(default)]
     pub requests: Option<RequestsExpect>,

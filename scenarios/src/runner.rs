@@ -604,14 +604,34 @@ pub async fn run_steps<H: Harness>(
         record.writeback_total = rows.len();
         record.writeback = Some(rows.into_iter().take(RECORD_LIMIT).collect());
     }
-    if let Some(total) = fe.total_events {
+    if fe.total_events.is_some() || fe.duplicate_events.is_some() {
         let all = h.events(Filter::default()).await?;
-        if all.len() != total {
+        if let Some(total) = fe.total_events
+            && all.len() != total
+        {
             failures.push(Failure {
                 at: "expect.total_events".into(),
                 message: format!("{} event(s) stored in total, expected {total}", all.len()),
                 diff: Some(summarise(&all)),
             });
+        }
+        if let Some(want) = fe.duplicate_events {
+            // Counted here from the stored events, not taken from the data plane's stats.
+            let mut seen = std::collections::HashSet::new();
+            let dups = all
+                .iter()
+                .filter_map(|e| e.event.get("messageId").and_then(Value::as_str))
+                .filter(|id| !seen.insert(*id))
+                .count();
+            if dups != want {
+                failures.push(Failure {
+                    at: "expect.duplicate_events".into(),
+                    message: format!(
+                        "{dups} stored event(s) repeat an earlier messageId, expected {want}"
+                    ),
+                    diff: Some(summarise(&all)),
+                });
+            }
         }
     }
     if let Some(req) = &fe.requests {

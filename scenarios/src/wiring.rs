@@ -875,6 +875,9 @@ impl Launcher for Wiring {
                 if let Some(n) = s.dataplane.max_request_bytes {
                     b = b.max_request_bytes(n);
                 }
+                if let Some(ms) = s.dataplane.write_timeout_ms {
+                    b = b.write_timeout(Duration::from_millis(ms));
+                }
                 DataplaneSide::Local(b.start().await.context("starting the mock data plane")?)
             }
         };
