@@ -156,8 +156,8 @@ fn main() -> anyhow::Result<()> {
             args.connections,
             match (args.in_memory, args.fsync) {
                 (true, _) => "off (--in-memory)",
-                (false, true) => "synchronous=FULL",
-                (false, false) => "synchronous=NORMAL",
+                (false, true) => "durable (WAL synced before each acknowledgement)",
+                (false, false) => "--no-fsync (acknowledged after the commit, not synced)",
             }
         );
         let requests_total = args.events / args.batch;

@@ -105,7 +105,8 @@ pub struct Config {
     pub max_concurrent_requests: usize,
     /// Fault rules active from start-up.
     pub faults: Vec<FaultRule>,
-    /// SQLite `synchronous=FULL` (fsync on every commit) instead of `NORMAL`.
+    /// Sync the WAL to disk before acknowledging (default); off, acknowledged means committed
+    /// (survives a crash of the mock, not of the machine).
     pub fsync: bool,
     /// Answers ready later than this after the request arrived are dropped with the connection,
     /// like Go's `http.Server.WriteTimeout` (what was stored stays stored).

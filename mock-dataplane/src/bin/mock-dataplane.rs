@@ -42,8 +42,8 @@ struct Cli {
     #[arg(long)]
     in_memory: bool,
 
-    /// Commit with synchronous=NORMAL (survives a crash of the mock, not of the machine)
-    /// instead of FULL (fsync on every commit).
+    /// Acknowledge after the commit without waiting for the disk (survives a crash of the
+    /// mock, not of the machine). By default the WAL is synced before every acknowledgement.
     #[arg(long)]
     no_fsync: bool,
 
