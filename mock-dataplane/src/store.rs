@@ -871,3 +871,30 @@ fn sql_query(conn: &Connection, f: &EventFilter) -> Result<Vec<Arc<Record>>, Sto
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer waits for the sync, and a failed sync is never answered as a success.
+    #[tokio::test]
+    async fn answers_are_released_only_by_a_successful_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("events.sqlite3-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        let ok = Syncer::spawn(wal).unwrap();
+        let (tx, rx) = oneshot::channel();
+        ok.tx.send(vec![Ack::Reset(tx)]).unwrap();
+        assert_eq!(rx.await.unwrap(), Ok(()));
+
+        let broken = Syncer::spawn(dir.path().join("missing/events.sqlite3-wal")).unwrap();
+        let (tx, rx) = oneshot::channel();
+        let events = vec![NewEvent::new("{}", ["track", "u", "", "", "m"])];
+        broken
+            .tx
+            .send(vec![Ack::Append(tx, (1, 1), events)])
+            .unwrap();
+        let err = rx.await.unwrap().err().expect("a failed sync is an error");
+        assert!(err.contains("syncing") && err.contains("missing"), "{err}");
+    }
+}
