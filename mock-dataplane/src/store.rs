@@ -894,7 +894,7 @@ mod tests {
             .tx
             .send(vec![Ack::Append(tx, (1, 1), events)])
             .unwrap();
-        let err = rx.await.unwrap().err().expect("a failed sync is an error");
+        let err = rx.await.unwrap().expect_err("a failed sync is an error");
         assert!(err.contains("syncing") && err.contains("missing"), "{err}");
     }
 }
