@@ -663,7 +663,7 @@ fn outcome_response(st: &AppState, outcome: Result<(), Failure>) -> (Response, S
             ok_text(st.legacy()).to_owned(),
         ),
         Err(Failure::Reject(reason)) => reject_response(st, reason),
-        Err(Failure::Store(text) | Failure::Joined(text)) => (
+        Err(Failure::Internal(text)) => (
             go_error(StatusCode::INTERNAL_SERVER_ERROR, &text),
             format!("{text}\n"),
         ),
@@ -672,10 +672,9 @@ fn outcome_response(st: &AppState, outcome: Result<(), Failure>) -> (Response, S
 
 enum Failure {
     Reject(Reject),
-    /// A storage error: 500 with the raw error text, like the gateway.
-    Store(String),
-    /// Several import groups failed: their texts joined, which is no known message, so 500.
-    Joined(String),
+    /// 500 with this text, as the gateway answers any message it has no status for: a
+    /// storage error's raw text, or the joined texts of several refused import groups.
+    Internal(String),
 }
 
 impl From<Reject> for Failure {
@@ -751,12 +750,12 @@ async fn store_body(
     if spec.split_by_user {
         return store_import(st, bytes, key, source, &ctx, entry).await;
     }
-    let prepared = ingest::prepare(bytes, spec.kind, &ctx).map_err(|r| {
+    let mut prepared = ingest::prepare(bytes, spec.kind, &ctx).map_err(|r| {
         entry.detail = Some(r.detail);
         r.reason
     })?;
-    entry.body_sent_at = prepared.body_sent_at.clone();
-    entry.body_timestamp = prepared.body_timestamp.clone();
+    entry.body_sent_at = prepared.body_sent_at.take();
+    entry.body_timestamp = prepared.body_timestamp.take();
     admit(st, &prepared, spec.size_exempt, key, entry).map_err(|(reason, detail)| {
         entry.detail = Some(detail);
         reason
@@ -827,7 +826,7 @@ async fn append(
         }
         Ok(Err(e)) => {
             entry.detail = Some(e.to_string());
-            Err(Failure::Store(e.to_string()))
+            Err(Failure::Internal(e.to_string()))
         }
         Ok(Ok(_)) => Ok(()),
     }
@@ -863,23 +862,21 @@ async fn store_import(
         append(st, source, key, accepted, entry).await?;
     }
     entry.event_count = n;
-    match failed.len() {
-        0 => Ok(()),
-        _ => {
-            let details: Vec<&str> = failed.iter().map(|(_, d)| d.as_str()).collect();
-            entry.detail = Some(format!(
-                "{} of {} user groups refused, {n} events stored: {}",
-                failed.len(),
-                groups.len(),
-                details.join("; ")
-            ));
-            if let [(reason, _)] = failed.as_slice() {
-                return Err((*reason).into());
-            }
-            let joined: String = failed.iter().map(|(r, _)| r.text(st.legacy())).collect();
-            Err(Failure::Joined(joined))
-        }
+    if failed.is_empty() {
+        return Ok(());
     }
+    let details: Vec<&str> = failed.iter().map(|(_, d)| d.as_str()).collect();
+    entry.detail = Some(format!(
+        "{} of {} user groups refused, {n} events stored: {}",
+        failed.len(),
+        groups.len(),
+        details.join("; ")
+    ));
+    if let [(reason, _)] = failed.as_slice() {
+        return Err((*reason).into());
+    }
+    let joined: String = failed.iter().map(|(r, _)| r.text(st.legacy())).collect();
+    Err(Failure::Internal(joined))
 }
 
 fn entry_path(entry: &JournalEntry) -> String {
@@ -1045,16 +1042,7 @@ async fn webhook(AxState(st): AxState<Arc<AppState>>, req: Request) -> Response 
         })?;
         let message_id = uuid::Uuid::new_v4().to_string();
         let event = ingest::NewEvent::new(&value.to_string(), ["webhook", "", "", "", &message_id]);
-        let append = Append {
-            request_id: Arc::from(entry.request_id.as_str()),
-            source_id: Arc::from(source.source.id.as_str()),
-            write_key: Arc::from(key.as_str()),
-            events: vec![event],
-        };
-        st.store
-            .append(&st.feed, append)
-            .await
-            .map_err(|e| Failure::Store(e.to_string()))?;
+        append(&st, &source, &key, vec![event], &mut entry).await?;
         entry.event_count = 1;
         Ok(())
     }
