@@ -122,6 +122,11 @@ pub enum StoreError {
     },
     #[error("the storage writer has stopped")]
     WriterGone,
+    #[error("cannot start the storage's {name} thread: {source}")]
+    Thread {
+        name: &'static str,
+        source: std::io::Error,
+    },
 }
 
 /// Counts for `/_mock/stats`.
@@ -233,7 +238,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Checkpoints run on their own thread (see `Checkpointer`), not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
         let max_cursor: u64 =
             conn.query_row("SELECT COALESCE(MAX(cursor), 0) FROM events", [], |r| {
@@ -263,8 +268,8 @@ impl Store {
         std::thread::Builder::new()
             .name("dp-writer".into())
             .spawn(move || writer_loop(conn, rx, next_cursor, writer_feed, checkpointer, syncer))
-            .map_err(|source| StoreError::DataDir {
-                path: dir.to_owned(),
+            .map_err(|source| StoreError::Thread {
+                name: "writer",
                 source,
             })?;
         Ok((
@@ -511,6 +516,8 @@ struct Checkpointer {
     since_nudge: usize,
 }
 
+/// How long the writer waits for a lock (a checkpoint or reader) before SQLite reports busy.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Nudge the checkpointer after this many bytes of events.
 const CHECKPOINT_EVERY_BYTES: usize = 2 << 20;
 /// WAL size (16 KiB frames) from which the writer finishes a checkpoint to rewind it: 16 MiB.
@@ -542,8 +549,8 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|source| StoreError::DataDir {
-                path: path.to_owned(),
+            .map_err(|source| StoreError::Thread {
+                name: "checkpoint",
                 source,
             })?;
         Ok(Checkpointer {
@@ -572,7 +579,7 @@ impl Checkpointer {
                 Ok(_) => tracing::debug!("WAL checkpoint waiting for a reader"),
                 Err(e) => tracing::warn!(error = %e, "blocking WAL checkpoint failed"),
             }
-            let _ = conn.busy_timeout(std::time::Duration::from_secs(10));
+            let _ = conn.busy_timeout(BUSY_TIMEOUT);
         } else if log >= REWIND_AT_FRAMES && log.saturating_sub(done) <= CATCH_UP_FRAMES {
             // Copy the rest; the next write transaction then starts the WAL from the top.
             if let Ok(Some(_)) = passive_checkpoint(conn) {
@@ -604,19 +611,15 @@ enum Ack {
 }
 
 impl Ack {
+    /// Answers the waiting request: its result, or the error that kept it from being durable.
     fn send(self, failed: Option<&str>) {
-        match (self, failed) {
-            (Ack::Append(reply, range, events), None) => {
-                let _ = reply.send(Ok((range, events)));
+        let fail = || failed.map(str::to_owned);
+        match self {
+            Ack::Append(reply, range, events) => {
+                let _ = reply.send(fail().map_or(Ok((range, events)), Err));
             }
-            (Ack::Append(reply, _, _), Some(e)) => {
-                let _ = reply.send(Err(e.to_owned()));
-            }
-            (Ack::Reset(reply), None) => {
-                let _ = reply.send(Ok(()));
-            }
-            (Ack::Reset(reply), Some(e)) => {
-                let _ = reply.send(Err(e.to_owned()));
+            Ack::Reset(reply) => {
+                let _ = reply.send(fail().map_or(Ok(()), Err));
             }
         }
     }
@@ -666,8 +669,8 @@ impl Syncer {
                     }
                 }
             })
-            .map_err(|source| StoreError::DataDir {
-                path: PathBuf::from("(fsync thread)"),
+            .map_err(|source| StoreError::Thread {
+                name: "fsync",
                 source,
             })?;
         Ok(Syncer { tx })
@@ -693,14 +696,7 @@ fn writer_loop(
         let start_cursor = next_cursor;
         let result = commit_group(&mut conn, &cmds, &mut next_cursor);
         match result {
-            Ok(ranges) => {
-                let bytes = cmds
-                    .iter()
-                    .map(|c| match c {
-                        WriterCmd::Append(a, _) => a.events.iter().map(|e| e.json().len()).sum(),
-                        WriterCmd::Reset(_) => 0,
-                    })
-                    .sum();
+            Ok((ranges, bytes)) => {
                 checkpointer.after_commit(&conn, bytes);
                 let want_records = feed.records.receiver_count() > 0;
                 let mut published = Vec::new();
@@ -758,14 +754,19 @@ fn writer_loop(
     }
 }
 
-/// One transaction for a group of commands; returns the cursor range of each append.
+/// What a committed group wrote: the cursor range of each append (`None` for a reset) and the
+/// bytes of event JSON.
+type Committed = (Vec<Option<(u64, u64)>>, usize);
+
+/// One transaction for a group of commands.
 fn commit_group(
     conn: &mut Connection,
     cmds: &[WriterCmd],
     next_cursor: &mut u64,
-) -> Result<Vec<Option<(u64, u64)>>, rusqlite::Error> {
+) -> Result<Committed, rusqlite::Error> {
     let tx = conn.transaction()?;
     let mut ranges = Vec::with_capacity(cmds.len());
+    let mut bytes = 0;
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (cursor, request_id, source_id, write_key, type, user_id, anonymous_id, event, message_id, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -787,6 +788,7 @@ fn commit_group(
                             ev.message_id(),
                             ev.json(),
                         ])?;
+                        bytes += ev.json().len();
                         *next_cursor += 1;
                     }
                     ranges.push(Some((first, *next_cursor - 1)));
@@ -803,7 +805,7 @@ fn commit_group(
         [next_cursor.to_string()],
     )?;
     tx.commit()?;
-    Ok(ranges)
+    Ok((ranges, bytes))
 }
 
 fn where_clause(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
