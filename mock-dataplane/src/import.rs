@@ -16,13 +16,12 @@
 //! gateway runs the groups in parallel, so the order of joined texts and of stored groups is
 //! not defined there; the mock keeps the order in which each user first appears.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use crate::ingest::{Rejection, md5_uuid};
+use crate::ingest::{Rejection, first_of, first_value, md5_uuid, object_entries, stringify_raw};
 use crate::response::Reject;
 
 /// Splits an import body into one `{"batch":[...]}` body per user, in order of first
@@ -82,57 +81,12 @@ fn items_of(text: &str) -> Result<Vec<&str>, serde_json::Error> {
         let items: Vec<&RawValue> = serde_json::from_str(raw)?;
         Ok(items.into_iter().map(RawValue::get).collect())
     } else if raw.starts_with('{') {
-        let mut de = serde_json::Deserializer::from_str(raw);
-        let values = de.deserialize_map(MapValues)?;
-        Ok(values)
+        Ok(object_entries(raw)?
+            .into_iter()
+            .map(|(_, r)| &raw[r])
+            .collect())
     } else {
         Ok(vec![batch])
-    }
-}
-
-/// The raw text of the first occurrence of `key` in a JSON object (gjson's `Get`).
-fn first_value<'a>(object: &'a str, key: &str) -> Result<Option<&'a str>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(object);
-    de.deserialize_map(FirstValue { key })
-}
-
-struct FirstValue<'k> {
-    key: &'k str,
-}
-
-impl<'de> Visitor<'de> for FirstValue<'_> {
-    type Value = Option<&'de str>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-            let v: &'de RawValue = map.next_value()?;
-            if found.is_none() && k == self.key {
-                found = Some(v.get());
-            }
-        }
-        Ok(found)
-    }
-}
-
-struct MapValues;
-
-impl<'de> Visitor<'de> for MapValues {
-    type Value = Vec<&'de str>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some((_, v)) = map.next_entry::<IgnoredAny, &'de RawValue>()? {
-            out.push(v.get());
-        }
-        Ok(out)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(serde::de::Error::custom("expected an object"))
     }
 }
 
@@ -141,31 +95,31 @@ fn ids_of(item: &str) -> (String, String) {
     if !item.trim_start().starts_with('{') {
         return (String::new(), String::new());
     }
-    let user = first_value(item, "userId").ok().flatten();
-    let anon = first_value(item, "anonymousId").ok().flatten();
-    (gjson_string(user), gjson_string(anon))
+    let entries = object_entries(item).unwrap_or_default();
+    (
+        gjson_string(first_of(item, &entries, "userId")),
+        gjson_string(first_of(item, &entries, "anonymousId")),
+    )
 }
 
-/// gjson's `Result.String()` of a raw JSON value.
+/// gjson's `Result.String()` of a raw JSON value: the gateway's id text, except that a
+/// non-integer number is written in Go's shortest form.
 fn gjson_string(raw: Option<&str>) -> String {
-    let Some(raw) = raw else {
-        return String::new();
-    };
-    match raw.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(raw).unwrap_or_default(),
-        Some(b'n') => String::new(),
-        Some(b'-' | b'0'..=b'9') => {
-            let digits = raw.strip_prefix('-').unwrap_or(raw);
-            if digits.bytes().all(|b| b.is_ascii_digit()) {
-                raw.to_owned()
-            } else {
-                // strconv.FormatFloat(f, 'f', -1, 64): shortest form, no exponent.
-                raw.parse::<f64>()
-                    .map(|f| format!("{f}"))
-                    .unwrap_or_else(|_| raw.to_owned())
-            }
+    match raw {
+        Some(n)
+            if n.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
+                && !n
+                    .strip_prefix('-')
+                    .unwrap_or(n)
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+        {
+            // strconv.FormatFloat(f, 'f', -1, 64): shortest form, no exponent.
+            n.parse::<f64>()
+                .map(|f| format!("{f}"))
+                .unwrap_or_else(|_| n.to_owned())
         }
-        _ => raw.to_owned(),
+        other => stringify_raw(other).into_owned(),
     }
 }
 

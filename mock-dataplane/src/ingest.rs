@@ -581,7 +581,7 @@ fn enrich_slow(
 }
 
 /// [`stringify`] of raw JSON text.
-fn stringify_raw(raw: Option<&str>) -> Cow<'_, str> {
+pub(crate) fn stringify_raw(raw: Option<&str>) -> Cow<'_, str> {
     match raw {
         None => Cow::Borrowed(""),
         Some(t) if t.starts_with('"') => {
@@ -596,41 +596,66 @@ fn stringify_raw(raw: Option<&str>) -> Cow<'_, str> {
 /// gateway sets).
 struct Splice<'a> {
     text: &'a str,
-    /// Top-level entries in order: key and the byte range of its raw value in `text`.
-    entries: Vec<(Cow<'a, str>, std::ops::Range<usize>)>,
+    /// Top-level entries in order.
+    entries: Vec<Entry<'a>>,
     /// Replacement values (already JSON-encoded) for ranges of `text`.
     replaced: Vec<(std::ops::Range<usize>, String)>,
     /// Keys appended before the closing brace, with their JSON-encoded values.
     appended: Vec<(String, String)>,
 }
 
+/// One top-level entry of a JSON object: its key and the byte range of its raw value.
+pub(crate) type Entry<'a> = (Cow<'a, str>, std::ops::Range<usize>);
+
+/// A JSON object's top-level entries in order (duplicate keys included, as gjson and sjson
+/// see them).
+pub(crate) fn object_entries(text: &str) -> Result<Vec<Entry<'_>>, serde_json::Error> {
+    use serde::de::{MapAccess, Visitor};
+    struct Entries<'t>(&'t str);
+    impl<'de> Visitor<'de> for Entries<'de> {
+        type Value = Vec<Entry<'de>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let base = self.0.as_ptr() as usize;
+            let mut out = Vec::new();
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                let raw: &'de RawValue = map.next_value()?;
+                // A borrowed RawValue is a slice of the input: its offset is its address.
+                let start = raw.get().as_ptr() as usize - base;
+                out.push((key, start..start + raw.get().len()));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let entries = de.deserialize_map(Entries(text))?;
+    de.end()?;
+    Ok(entries)
+}
+
+/// gjson's `Get` on one object: the raw value of the first occurrence of `key`.
+pub(crate) fn first_value<'a>(
+    object: &'a str,
+    key: &str,
+) -> Result<Option<&'a str>, serde_json::Error> {
+    Ok(first_of(object, &object_entries(object)?, key))
+}
+
+/// The raw value of the first of [`object_entries`] named `key`.
+pub(crate) fn first_of<'a>(object: &'a str, entries: &[Entry<'_>], key: &str) -> Option<&'a str> {
+    entries
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, r)| &object[r.clone()])
+}
+
 impl<'a> Splice<'a> {
     fn new(text: &'a str) -> Result<Splice<'a>, serde_json::Error> {
-        use serde::de::{MapAccess, Visitor};
-        struct Entries<'t>(&'t str);
-        impl<'de> Visitor<'de> for Entries<'de> {
-            type Value = Vec<(Cow<'de, str>, std::ops::Range<usize>)>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let base = self.0.as_ptr() as usize;
-                let mut out = Vec::new();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    let raw: &'de RawValue = map.next_value()?;
-                    // A borrowed RawValue is a slice of the input: its offset is its address.
-                    let start = raw.get().as_ptr() as usize - base;
-                    out.push((key, start..start + raw.get().len()));
-                }
-                Ok(out)
-            }
-        }
-        let mut de = serde_json::Deserializer::from_str(text);
-        let entries = de.deserialize_map(Entries(text))?;
-        de.end()?;
         Ok(Splice {
             text,
-            entries,
+            entries: object_entries(text)?,
             replaced: Vec::new(),
             appended: Vec::new(),
         })
@@ -638,10 +663,7 @@ impl<'a> Splice<'a> {
 
     /// The raw value of the first occurrence of `key` (gjson's `Get`), as the client sent it.
     fn get(&self, key: &str) -> Option<&'a str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, r)| &self.text[r.clone()])
+        first_of(self.text, &self.entries, key)
     }
 
     fn set(&mut self, key: &str, value: &str) {
