@@ -40,6 +40,17 @@ pub struct Failure {
     pub diff: Option<String>,
 }
 
+impl Failure {
+    /// A failure with nothing to diff.
+    pub fn plain(at: impl Into<String>, message: impl Into<String>) -> Failure {
+        Failure {
+            at: at.into(),
+            message: message.into(),
+            diff: None,
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{}: {}", self.at, self.message)?;
@@ -322,11 +333,10 @@ pub async fn run_scenario<L: Launcher>(
     match outcome {
         Err(_) => {
             report.status = Status::Failed {
-                failures: vec![Failure {
-                    at: "scenario".into(),
-                    message: format!("did not finish within {} s", limit.as_secs()),
-                    diff: None,
-                }],
+                failures: vec![Failure::plain(
+                    "scenario",
+                    format!("did not finish within {} s", limit.as_secs()),
+                )],
             }
         }
         Ok(Err(e)) => {
@@ -500,11 +510,10 @@ pub async fn run_steps<H: Harness>(
                 if let Some(want) = raw.status
                     && want != status
                 {
-                    failures.push(Failure {
-                        at: at.clone(),
-                        message: format!("HTTP status {status}, expected {want}; body: {body}"),
-                        diff: None,
-                    });
+                    failures.push(Failure::plain(
+                        at.clone(),
+                        format!("HTTP status {status}, expected {want}; body: {body}"),
+                    ));
                 }
                 if let Some(want) = &raw.response {
                     compare(
@@ -525,14 +534,13 @@ pub async fn run_steps<H: Harness>(
                         w.ms.map(Duration::from_millis)
                             .unwrap_or(DEFAULT_EVENT_WAIT);
                     if let Err(seen) = h.wait_for(n, ctx.filter(&w.filter), timeout).await? {
-                        failures.push(Failure {
-                            at: at.clone(),
-                            message: format!(
+                        failures.push(Failure::plain(
+                            at.clone(),
+                            format!(
                                 "waited {} ms for {n} event(s), {seen} arrived",
                                 timeout.as_millis()
                             ),
-                            diff: None,
-                        });
+                        ));
                     }
                 }
                 None => tokio::time::sleep(Duration::from_millis(w.ms.unwrap_or(0))).await,
@@ -568,14 +576,13 @@ pub async fn run_steps<H: Harness>(
                 if let Some(want) = r.tokens
                     && want != n
                 {
-                    failures.push(Failure {
-                        at: at.clone(),
-                        message: format!(
+                    failures.push(Failure::plain(
+                        at.clone(),
+                        format!(
                             "the provider revoked {n} live token(s) of {}, expected {want}",
                             r.user
                         ),
-                        diff: None,
-                    });
+                    ));
                 }
             }
             Step::SetState(st) => {
@@ -644,14 +651,13 @@ pub async fn run_steps<H: Harness>(
         if let Some(n) = req.count
             && rows.len() != n
         {
-            failures.push(Failure {
-                at: "expect.requests".into(),
-                message: format!(
+            failures.push(Failure::plain(
+                "expect.requests",
+                format!(
                     "the data plane received {} request(s), expected {n}; statuses {statuses:?}",
                     rows.len()
                 ),
-                diff: None,
-            });
+            ));
         }
         if let Some(want) = &req.statuses
             && want != &statuses
@@ -724,9 +730,9 @@ fn check_breaches(
         .filter(|w| !got.iter().any(|b| matches(b, w)))
         .collect();
     if !unexpected.is_empty() {
-        out.push(Failure {
-            at: at.to_string(),
-            message: format!(
+        out.push(Failure::plain(
+            at,
+            format!(
                 "the mock Looker found {} contract breach(es): {}",
                 unexpected.len(),
                 unexpected
@@ -738,15 +744,13 @@ fn check_breaches(
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            diff: None,
-        });
+        ));
     }
     if !missing.is_empty() {
-        out.push(Failure {
-            at: at.to_string(),
-            message: format!("expected contract breach(es) not reported: {missing:?}"),
-            diff: None,
-        });
+        out.push(Failure::plain(
+            at,
+            format!("expected contract breach(es) not reported: {missing:?}"),
+        ));
     }
 }
 
@@ -755,28 +759,26 @@ fn check_answer(at: &str, res: &SendResult, e: &AnswerExpect, ctx: &Ctx, out: &m
     if let Some(status) = e.http_status
         && status != res.http_status
     {
-        out.push(Failure {
-            at: at.into(),
-            message: format!(
+        out.push(Failure::plain(
+            at,
+            format!(
                 "HTTP status {}, expected {status}; body {}",
                 res.http_status,
                 shown()
             ),
-            diff: None,
-        });
+        ));
     }
     if let Some(success) = e.success
         && success != res.success
     {
-        out.push(Failure {
-            at: at.into(),
-            message: format!(
+        out.push(Failure::plain(
+            at,
+            format!(
                 "Looker was told success:{}, expected success:{success}; message: {}",
                 res.success,
                 res.message.as_deref().unwrap_or("<none>")
             ),
-            diff: None,
-        });
+        ));
     }
     if let Some(parts) = &e.message_contains {
         let msg = res.message.clone().unwrap_or_default();
@@ -801,15 +803,14 @@ fn check_answer(at: &str, res: &SendResult, e: &AnswerExpect, ctx: &Ctx, out: &m
     if let Some(want) = e.refresh_query
         && want != res.refresh_query
     {
-        out.push(Failure {
-            at: at.into(),
-            message: format!(
+        out.push(Failure::plain(
+            at,
+            format!(
                 "Looker was told refresh_query:{}, expected refresh_query:{want}; body {}",
                 res.refresh_query,
                 shown()
             ),
-            diff: None,
-        });
+        ));
     }
     if let Some(v) = &e.validation_errors {
         compare(
@@ -825,40 +826,37 @@ fn check_answer(at: &str, res: &SendResult, e: &AnswerExpect, ctx: &Ctx, out: &m
 
 fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mut Vec<Failure>) {
     if res.oauth_url.is_none() {
-        out.push(Failure {
-            at: at.into(),
-            message: format!("the form offered no oauth_link to follow: {}", res.body),
-            diff: None,
-        });
+        out.push(Failure::plain(
+            at,
+            format!("the form offered no oauth_link to follow: {}", res.body),
+        ));
         return;
     }
     let ok = (200..300).contains(&res.status);
     if let Some(want) = e.ok
         && want != ok
     {
-        out.push(Failure {
-            at: at.into(),
-            message: format!(
+        out.push(Failure::plain(
+            at,
+            format!(
                 "the login ended on HTTP {} ({}), expected {}; page: {}",
                 res.status,
                 if ok { "ok" } else { "not ok" },
                 if want { "ok" } else { "not ok" },
                 res.body
             ),
-            diff: None,
-        });
+        ));
     }
     if let Some(want) = e.status
         && want != res.status
     {
-        out.push(Failure {
-            at: at.into(),
-            message: format!(
+        out.push(Failure::plain(
+            at,
+            format!(
                 "the login ended on HTTP {}, expected {want}; page: {}",
                 res.status, res.body
             ),
-            diff: None,
-        });
+        ));
     }
     if let Some(parts) = &e.body_contains {
         for part in parts.all() {
@@ -874,9 +872,7 @@ fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mut Vec<Failu
     if let Some(want) = e.state_stored
         && want != res.state_stored
     {
-        out.push(Failure {
-            at: at.into(),
-            message: if want {
+        out.push(Failure::plain(at, if want {
                 format!(
                     "Looker keeps no new state for the user: the hub did not POST the token to state_url (last page HTTP {}: {})",
                     res.status, res.body
@@ -884,13 +880,10 @@ fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mut Vec<Failu
             } else {
                 "Looker keeps a new state for the user, expected none (the hub POSTed to state_url)"
                     .into()
-            },
-            diff: None,
-        });
+            }));
     }
 }
 
-/// Check write-back rows (already read from the database) against an expectation.
 /// How [`match_items`] names what it matched against, in its messages.
 struct Noun {
     one: &'static str,
@@ -963,6 +956,7 @@ fn match_items(
     }
 }
 
+/// Check write-back rows (already read from the database) against an expectation.
 fn check_rows(at: &str, all: &[Value], e: &WritebackExpect, ctx: &Ctx, out: &mut Vec<Failure>) {
     let rows: Vec<&Value> = all
         .iter()
@@ -1027,11 +1021,10 @@ fn check_rows(at: &str, all: &[Value], e: &WritebackExpect, ctx: &Ctx, out: &mut
             });
         }
         if bad.len() > 3 {
-            out.push(Failure {
-                at: at.into(),
-                message: format!("{} more row(s) do not match `each`", bad.len() - 3),
-                diff: None,
-            });
+            out.push(Failure::plain(
+                at,
+                format!("{} more row(s) do not match `each`", bad.len() - 3),
+            ));
         }
     }
 }
@@ -1046,14 +1039,13 @@ fn check_form(
     if let Some(status) = e.http_status
         && status != res.http_status
     {
-        out.push(Failure {
-            at: at.into(),
-            message: format!(
+        out.push(Failure::plain(
+            at,
+            format!(
                 "HTTP status {}, expected {status}; body {}",
                 res.http_status, res.body
             ),
-            diff: None,
-        });
+        ));
     }
     if let Some(names) = &e.field_names {
         let got: Vec<String> = res
@@ -1082,11 +1074,10 @@ fn check_form(
     if let Some(part) = &e.error_contains {
         let got = res.body.get("error").and_then(Value::as_str).unwrap_or("");
         if !got.contains(part.as_str()) {
-            out.push(Failure {
-                at: at.into(),
-                message: format!("form error does not contain {part:?}; body {}", res.body),
-                diff: None,
-            });
+            out.push(Failure::plain(
+                at,
+                format!("form error does not contain {part:?}; body {}", res.body),
+            ));
         }
     }
     if let Some(b) = &e.body {
@@ -1112,9 +1103,9 @@ fn check_form(
             .iter()
             .any(|f| f.get("oauth_url").and_then(Value::as_str).is_some());
         if has != want {
-            out.push(Failure {
-                at: at.into(),
-                message: if want {
+            out.push(Failure::plain(
+                at,
+                if want {
                     format!(
                         "the form offers no oauth_link (with an oauth_url); body {}",
                         res.body
@@ -1125,8 +1116,7 @@ fn check_form(
                         res.body
                     )
                 },
-                diff: None,
-            });
+            ));
         }
     }
     for (name, want) in &e.fields {
@@ -1135,16 +1125,14 @@ fn check_form(
             .find(|f| f.get("name").and_then(Value::as_str) == Some(name));
         match (want, got) {
             (Value::Null, None) => {}
-            (Value::Null, Some(f)) => out.push(Failure {
-                at: at.into(),
-                message: format!("the form has a field `{name}`, expected none: {f}"),
-                diff: None,
-            }),
-            (_, None) => out.push(Failure {
-                at: at.into(),
-                message: format!("the form has no field `{name}`; body {}", res.body),
-                diff: None,
-            }),
+            (Value::Null, Some(f)) => out.push(Failure::plain(
+                at,
+                format!("the form has a field `{name}`, expected none: {f}"),
+            )),
+            (_, None) => out.push(Failure::plain(
+                at,
+                format!("the form has no field `{name}`; body {}", res.body),
+            )),
             (want, Some(got)) => {
                 // A partial match: the keys given must match, others may be there.
                 let want = match ctx.value(want) {
@@ -1246,11 +1234,10 @@ async fn check_events<H: Harness>(
             }
         }
         if bad > 3 {
-            out.push(Failure {
-                at: at.into(),
-                message: format!("{} more event(s) do not match `each`", bad - 3),
-                diff: None,
-            });
+            out.push(Failure::plain(
+                at,
+                format!("{} more event(s) do not match `each`", bad - 3),
+            ));
         }
     }
     Ok(())
