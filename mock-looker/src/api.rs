@@ -317,7 +317,7 @@ fn integration_json(h: &Hub, a: &crate::action::Action) -> Value {
         .collect();
     json!({
         "can": {"show": true, "update": true},
-        "id": format!("{}::{}", h.id, a.name),
+        "id": crate::core::integration_id(&h.id, &a.name),
         "integration_hub_id": h.id,
         "label": a.label,
         "description": a.description,

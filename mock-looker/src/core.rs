@@ -16,6 +16,11 @@ use crate::contract::{self, Breach, ExecuteAnswer, Judge};
 use crate::format::{Format, LookChunks, WriteOptions, write_json_str};
 use crate::look::Look;
 
+/// Looker's id of an action of a hub (`<hub>::<action>`): what per-user state is kept under.
+pub(crate) fn integration_id(hub: &str, action: &str) -> String {
+    format!("{hub}::{action}")
+}
+
 /// The Looker release the mock claims by default (`User-Agent: LookerOutgoingWebhook/<v>`).
 pub const DEFAULT_LOOKER_VERSION: &str = "26.20.0";
 
@@ -839,6 +844,21 @@ impl Core {
         self.store_state(user, integration, Some(state));
     }
 
+    /// The scripted browser logging in as `user` from a form's `oauth_url`, through this
+    /// mock's OAuth provider.
+    pub async fn browser_login(
+        &self,
+        oauth_url: &str,
+        user: &str,
+    ) -> Result<crate::browser::LoginOutcome, crate::browser::BrowserError> {
+        crate::browser::login(
+            oauth_url,
+            user,
+            &format!("{}/oauth/authorize", self.base_url),
+        )
+        .await
+    }
+
     pub fn user_state(&self, user: &str, integration: &str) -> Option<String> {
         self.lock()
             .user_state
@@ -862,7 +882,7 @@ impl Core {
             .form_url
             .clone()
             .ok_or_else(|| MockError::NotOffered(format!("action {action:?} has no form_url")))?;
-        let integration = format!("{}::{}", h.id, a.name);
+        let integration = integration_id(&h.id, &a.name);
         let p = Self::effective_params(&h, action, params);
         let (data, masked) = self.data_object(&a, &integration, user, &p);
         let body = json!({"data": data, "form_params": form_values});
@@ -997,7 +1017,7 @@ impl Core {
     pub async fn send(&self, req: SendRequest) -> Result<SendOutcome, MockError> {
         let (h, a) = self.action_of(&req.hub, &req.action)?;
         let user = req.user_id.clone().unwrap_or_else(|| "1".into());
-        let integration = format!("{}::{}", h.id, a.name);
+        let integration = integration_id(&h.id, &a.name);
         let params = Self::effective_params(&h, &a.name, &req.params);
         let not_offered = |r: String| MockError::NotOffered(r);
         if !req.force {

@@ -265,7 +265,7 @@ impl MockLooker {
         oauth_url: &str,
         user: &str,
     ) -> Result<browser::LoginOutcome, browser::BrowserError> {
-        browser::login(oauth_url, user, &format!("{}/oauth/authorize", self.url)).await
+        self.core.browser_login(oauth_url, user).await
     }
 
     /// The API 4.0 client id and secret the mock accepts.
@@ -379,7 +379,8 @@ impl MockLooker {
 
     /// The state Looker keeps for `user` and `<hub>::<action>`.
     pub fn user_state(&self, user: &str, hub: &str, action: &str) -> Option<String> {
-        self.core.user_state(user, &format!("{hub}::{action}"))
+        self.core
+            .user_state(user, &core::integration_id(hub, action))
     }
 
     /// Sets (`Some`) or clears (`None`) the state Looker keeps for `user` and `<hub>::<action>`,
@@ -387,7 +388,7 @@ impl MockLooker {
     /// behind (spec section 9, actions PR #734), or a stale token.
     pub fn set_user_state(&self, user: &str, hub: &str, action: &str, state: Option<String>) {
         self.core
-            .set_user_state(user, &format!("{hub}::{action}"), state)
+            .set_user_state(user, &core::integration_id(hub, action), state)
     }
 
     /// Creates a scheduled plan (crontab, `interval_seconds` or run_once) like

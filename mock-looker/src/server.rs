@@ -227,7 +227,7 @@ async fn login(State(core): State<Arc<Core>>, Json(b): Json<LoginBody>) -> Respo
     if let Some(v) = b.value {
         params.insert("value".to_owned(), v);
     }
-    let integration = format!("{}::{}", b.hub, b.action);
+    let integration = crate::core::integration_id(&b.hub, &b.action);
     let before = core.user_state(&b.user, &integration);
     let form = match core
         .fetch_form(&b.hub, &b.action, &params, &BTreeMap::new(), &b.user, None)
@@ -247,8 +247,7 @@ async fn login(State(core): State<Arc<Core>>, Json(b): Json<LoginBody>) -> Respo
             ),
         );
     };
-    let authorize = format!("{}/oauth/authorize", core.base_url);
-    match crate::browser::login(&oauth_url, &b.user, &authorize).await {
+    match core.browser_login(&oauth_url, &b.user).await {
         Ok(o) => {
             let after = core.user_state(&b.user, &integration);
             Json(json!({
@@ -280,7 +279,11 @@ struct StateBody {
 /// `PUT /_mock/state`: replace what Looker keeps for a user and an action, as if the hub had
 /// written it (e.g. the literal `"reset"`, or a stale token).
 async fn put_state(State(core): State<Arc<Core>>, Json(b): Json<StateBody>) -> Response {
-    core.set_user_state(&b.user, &format!("{}::{}", b.hub, b.action), b.state);
+    core.set_user_state(
+        &b.user,
+        &crate::core::integration_id(&b.hub, &b.action),
+        b.state,
+    );
     StatusCode::NO_CONTENT.into_response()
 }
 
