@@ -167,14 +167,13 @@ pub async fn up_with(
     ];
     let mut sends = Vec::new();
     for (action, look, title, form) in plan {
-        let outcome: Value = client
-            .post(format!("{looker_url}/_mock/send"))
-            .json(&json!({"hub": hub_id, "action": action, "look_id": look, "params": params, "form_values": form}))
-            .send()
-            .await?
-            .json()
-            .await
-            .with_context(|| format!("sending the {title} Look to {action}"))?;
+        let (_, outcome) = post_json(
+            &client,
+            format!("{looker_url}/_mock/send"),
+            json!({"hub": hub_id, "action": action, "look_id": look, "params": params, "form_values": form}),
+        )
+        .await
+        .with_context(|| format!("sending the {title} Look to {action}"))?;
         let reading = json!({
             "success": outcome.get("success"),
             "message": outcome.get("message"),
@@ -230,6 +229,21 @@ pub async fn up_with(
     Ok(report)
 }
 
+/// POSTs JSON and reads the JSON answer, with its status.
+async fn post_json(
+    client: &reqwest::Client,
+    url: String,
+    body: Value,
+) -> anyhow::Result<(u16, Value)> {
+    let r = client.post(&url).json(&body).send().await?;
+    let status = r.status().as_u16();
+    let v = r
+        .json()
+        .await
+        .with_context(|| format!("the answer of {url}"))?;
+    Ok((status, v))
+}
+
 /// Seed 002 through the mock Looker's admin API: alice opens "Mark as Suspicious" on order 1001
 /// of the Orders for Review Look, logs in through the OAuth provider, and submits the form.
 async fn writeback_flow(
@@ -237,19 +251,7 @@ async fn writeback_flow(
     looker_url: &str,
     hub_id: &str,
 ) -> anyhow::Result<Vec<(String, Value)>> {
-    let call = |path: &str, body: Value| {
-        let req = client.post(format!("{looker_url}{path}")).json(&body);
-        let path = path.to_owned();
-        async move {
-            let r = req.send().await?;
-            let status = r.status().as_u16();
-            let v: Value = r
-                .json()
-                .await
-                .with_context(|| format!("the answer of {path}"))?;
-            anyhow::Ok((status, v))
-        }
-    };
+    let call = |path: &str, body: Value| post_json(client, format!("{looker_url}{path}"), body);
     let mut steps = Vec::new();
     let (_, form) = call(
         "/_mock/form",
