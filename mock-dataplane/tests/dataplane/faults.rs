@@ -10,6 +10,14 @@ use crate::helpers::*;
 
 const BODY: &str = r#"{"batch":[{"type":"track","userId":"u","event":"E"}]}"#;
 
+/// The request or its body failed at the transport level: no complete answer arrived.
+async fn no_answer(result: reqwest::Result<reqwest::Response>) -> bool {
+    match result {
+        Err(_) => true,
+        Ok(resp) => resp.text().await.is_err(),
+    }
+}
+
 fn rule(v: serde_json::Value) -> FaultRule {
     serde_json::from_value(v).expect("valid rule JSON")
 }
@@ -72,11 +80,10 @@ async fn connection_faults_break_the_connection_and_store_nothing() {
             .body(BODY)
             .send()
             .await;
-        let failed = match result {
-            Err(_) => true,
-            Ok(resp) => resp.text().await.is_err(),
-        };
-        assert!(failed, "{fault} must surface as a transport error");
+        assert!(
+            no_answer(result).await,
+            "{fault} must surface as a transport error"
+        );
     }
     assert!(dp.events(EventFilter::default()).await.is_empty());
     // The server still serves new connections.
@@ -196,11 +203,10 @@ async fn answers_past_the_write_timeout_are_dropped_but_the_events_stay() {
         .body(BODY)
         .send()
         .await;
-    let failed = match result {
-        Err(_) => true,
-        Ok(resp) => resp.text().await.is_err(),
-    };
-    assert!(failed, "no answer may arrive past the write timeout");
+    assert!(
+        no_answer(result).await,
+        "no answer may arrive past the write timeout"
+    );
     assert!(started.elapsed() >= Duration::from_millis(600));
     assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
     let journal = dp.requests().await;
