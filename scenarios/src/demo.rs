@@ -366,7 +366,10 @@ pub fn describe(r: &DemoReport) -> String {
 
 /// Start the demo and serve until Ctrl-C or SIGTERM.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    up_with(args, shutdown::signal(), |r| print!("{}", describe(r))).await?;
+    up_with(args, serving::shutdown_signal(), |r| {
+        print!("{}", describe(r))
+    })
+    .await?;
     println!("stopped");
     Ok(())
 }

@@ -134,8 +134,10 @@ struct Serve {
     #[arg(long, env = "WRITEBACK_STATE_TTL_SECS", default_value_t = 600)]
     oauth_state_ttl_secs: u64,
     /// SQLite file the write-back decisions are inserted into (created with its directory).
-    #[arg(long, env = "WRITEBACK_DB", default_value = "data/writeback.sqlite")]
-    writeback_db: std::path::PathBuf,
+    /// [default: $XDG_DATA_HOME/action-hub/writeback.sqlite, else
+    /// ~/.local/share/action-hub/writeback.sqlite, else in the temp dir]
+    #[arg(long, env = "WRITEBACK_DB")]
+    writeback_db: Option<std::path::PathBuf>,
     /// Serve only the RudderStack actions (no write-back actions, no database).
     #[arg(long, env = "WRITEBACK_DISABLED")]
     no_writeback: bool,
@@ -200,13 +202,17 @@ async fn main() -> anyhow::Result<()> {
             userinfo_url: s.oauth_userinfo_url,
             client_id: s.oauth_client_id,
             client_secret: s.oauth_client_secret,
-            db_path: s.writeback_db,
             ..hub::writeback::WritebackConfig::new(&base, &secret)
         };
+        let wb = hub::writeback::WritebackConfig {
+            db_path: s.writeback_db.unwrap_or(wb.db_path),
+            ..wb
+        };
+        tracing::info!(path = %wb.db_path.display(), "write-back database");
         hub::writeback::register(&mut registry, wb).context("opening the write-back database")?;
     }
     let shutdown = async {
-        shutdown::signal().await;
+        serving::shutdown_signal().await;
         tracing::info!("shutting down");
     };
     hub::run_with_registry(listener, config, registry, shutdown).await

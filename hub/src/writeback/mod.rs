@@ -91,7 +91,7 @@ impl std::fmt::Debug for WritebackConfig {
 }
 
 impl WritebackConfig {
-    /// Defaults pointing at the mock Looker's provider, database `data/writeback.sqlite`.
+    /// Defaults pointing at the mock Looker's provider, database at [`default_db_path`].
     pub fn new(base_url: &str, state_secret: &str) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -103,7 +103,7 @@ impl WritebackConfig {
             client_id: "action-hub".into(),
             client_secret: "action-hub-secret".into(),
             scope: "orders.write".into(),
-            db_path: PathBuf::from("data/writeback.sqlite"),
+            db_path: default_db_path(),
         }
     }
 
@@ -115,6 +115,24 @@ impl WritebackConfig {
         self.userinfo_url = format!("{b}/userinfo");
         self
     }
+}
+
+/// Where the write-back database goes unless told otherwise: the user's data directory
+/// (`$XDG_DATA_HOME/action-hub/writeback.sqlite`, else `~/.local/share/action-hub/…`), or the
+/// system temp directory when there is no home. Never a path relative to the working
+/// directory: a hub started from a source checkout must not leave a database in the tree.
+pub fn default_db_path() -> PathBuf {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".local/share"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    data_home.join("action-hub").join("writeback.sqlite")
 }
 
 struct Inner {

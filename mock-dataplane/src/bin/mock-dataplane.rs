@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let shutdown = async {
-        shutdown::signal().await;
+        serving::shutdown_signal().await;
         tracing::info!("shutting down");
     };
     mock_dataplane::run(listener, config, shutdown).await

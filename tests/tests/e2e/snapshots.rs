@@ -1,7 +1,12 @@
 //! Every embedded scenario run end to end (fresh mock Looker, reference hub and mock data plane
 //! each), its expectations checked, and what it produced snapshotted: the answers Looker got and
 //! the events the data plane stored. Volatile values are redacted only after their shape is
-//! asserted (a messageId is a UUID, a timestamp is ISO-8601 and close to now).
+//! asserted (a messageId is a UUID, a timestamp is ISO-8601 and not before the run started).
+//!
+//! Nothing here depends on the date or the time zone: whether a timestamp is "this run's" is
+//! decided against the instant the run started (taken from the same clock the servers use), so
+//! a fixed `ran_at` from a scenario file is kept as written whatever the date, and `.ci/run`
+//! runs this test once more with the clock 400 days ahead to keep it that way.
 //!
 //! Write-back scenarios (`hub: {writeback: true}`) send no events; their payload is what Looker
 //! was told (forms, logins, execute answers) and the rows of the hub's database, read from the
@@ -46,24 +51,29 @@ fn maybe_uuid(value: Content, _path: ContentPath<'_>) -> Content {
     }
 }
 
-/// A timestamp of this run becomes `[now]` after checking it is ISO-8601 and recent; a fixed
-/// one (from a Look's `ran_at`) stays, since it is what the scenario asserts.
-fn timestamp(value: Content, path: ContentPath<'_>) -> Content {
-    let s = text(&value);
-    assert!(
-        scenarios::matcher::is_iso8601(&s),
-        "{path} is not ISO-8601: {s}"
-    );
-    let t = chrono::DateTime::parse_from_rfc3339(&s)
-        .unwrap_or_else(|e| panic!("{path} = {s} does not parse: {e}"));
-    let age = chrono::Utc::now()
-        .signed_duration_since(t)
-        .num_seconds()
-        .abs();
-    if age < 3 * 86_400 {
-        Content::from("[now]")
-    } else {
-        value
+/// A timestamp this run produced becomes `[now]` after checking it is ISO-8601; a fixed one
+/// (from a Look's `ran_at`) stays, since it is what the scenario asserts.
+///
+/// "Produced by this run" means at or after `run_start`, the instant taken just before the
+/// scenarios started (whole seconds, as `ran_at` and `created_at` may be). Fixed values in the
+/// scenario files all lie before any date this test runs on, so the split holds at any date
+/// and in any time zone, with no "close to now" window that expires.
+fn timestamp(
+    run_start: chrono::DateTime<chrono::Utc>,
+) -> impl Fn(Content, ContentPath<'_>) -> Content + Send + Sync + 'static {
+    move |value, path| {
+        let s = text(&value);
+        assert!(
+            scenarios::matcher::is_iso8601(&s),
+            "{path} is not ISO-8601: {s}"
+        );
+        let t = chrono::DateTime::parse_from_rfc3339(&s)
+            .unwrap_or_else(|e| panic!("{path} = {s} does not parse: {e}"));
+        if t >= run_start {
+            Content::from("[now]")
+        } else {
+            value
+        }
     }
 }
 
@@ -138,6 +148,10 @@ fn snapshot_value(r: &Report) -> Value {
 #[test]
 fn every_scenario_passes_and_matches_its_snapshot() {
     helpers::init_logs();
+    // Truncated to the second: a timestamp written with second precision during the run's
+    // first second must still count as this run's.
+    let run_start = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
+        .expect("the clock is in chrono's range");
     let scenarios = scenarios::load::load_embedded().expect("embedded scenarios load");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -167,9 +181,9 @@ fn every_scenario_passes_and_matches_its_snapshot() {
         settings.add_dynamic_redaction(".events[].rudderId", uuid);
         settings.add_dynamic_redaction(".events[].anonymousId", maybe_uuid);
         for field in ["timestamp", "originalTimestamp", "sentAt", "receivedAt"] {
-            settings.add_dynamic_redaction(&format!(".events[].{field}"), timestamp);
+            settings.add_dynamic_redaction(&format!(".events[].{field}"), timestamp(run_start));
         }
-        settings.add_dynamic_redaction(".writeback.rows[].created_at", timestamp);
+        settings.add_dynamic_redaction(".writeback.rows[].created_at", timestamp(run_start));
         // Ids a scenario chose (`send.webhook_id`, to replay a job) are part of what it
         // asserts and stay; generated ones are redacted after their shape is checked.
         let chosen: std::collections::HashSet<String> = s
