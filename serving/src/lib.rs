@@ -1,0 +1,18 @@
+//! What every server of the workspace shares, so that they all start, limit and stop the same
+//! way:
+//!
+//! - [`shutdown_signal`]: Ctrl-C or SIGTERM, handed by each binary to its library's
+//!   `run(listener, …, shutdown)`.
+//! - [`Limits`] and [`serve`]: an HTTP/1.1 accept loop for an axum router with a header-read
+//!   timeout, an idle timeout and a connection limit. `axum::serve` has none of the three, and a
+//!   probe held the servers' connections open for 300+ s with silent sockets or headers
+//!   trickling a byte every 10 s, until the process ran out of file descriptors.
+//! - [`ConnectionGate`] and [`IdleWatch`]: the two pieces of [`serve`] on their own, for a
+//!   server that runs its own accept loop (mock-dataplane, whose connection faults need the raw
+//!   socket).
+
+mod limits;
+mod signal;
+
+pub use limits::{ConnectionGate, IdleWatch, Limits, serve};
+pub use signal::shutdown_signal;
