@@ -22,4 +22,7 @@ if ! grep -q "\"version\": \"$RUDDER_SDK_NODE\"" "$node_pkg" 2>/dev/null; then
   (cd .sdk/node && { [ -f package.json ] || npm init -y >/dev/null; } \
     && npm install --silent --no-audit --no-fund "@rudderstack/rudder-sdk-node@$RUDDER_SDK_NODE")
 fi
+# The stamp the crates' build scripts look for (written last: only a complete install counts).
+printf 'rudder-sdk-python %s\nlooker_sdk %s\n@rudderstack/rudder-sdk-node %s\n' \
+  "$RUDDER_SDK_PYTHON" "$LOOKER_SDK" "$RUDDER_SDK_NODE" > .sdk/installed
 echo "SDKs ready in .sdk/"

@@ -77,6 +77,8 @@ pub struct HubConfig {
     pub deterministic_message_ids: bool,
     /// `context.app.version` (`$APP_VERSION`, else `"dev"` like the official hub).
     pub app_version: String,
+    /// Header-read and idle timeouts and the connection limit of the hub's own server.
+    pub limits: serving::Limits,
 }
 
 impl Default for HubConfig {
@@ -95,6 +97,7 @@ impl Default for HubConfig {
             send: SendConfig::default(),
             deterministic_message_ids: false,
             app_version: "dev".into(),
+            limits: serving::Limits::default(),
         }
     }
 }
@@ -162,10 +165,16 @@ pub async fn run_with_registry(
         registry,
         base_url,
     });
-    tracing::info!(%addr, base_url = %shared.base_url, "action hub listening");
-    axum::serve(listener, server::router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = shared.config.limits;
+    tracing::info!(%addr, base_url = %shared.base_url, ?limits, "action hub listening");
+    serving::serve(
+        listener,
+        server::router(shared),
+        limits,
+        "action-hub",
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 

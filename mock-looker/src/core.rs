@@ -47,6 +47,8 @@ pub struct Config {
     pub instance_id: Option<String>,
     /// Redirects followed before giving up (a redirect loop ends as a reported failure).
     pub max_redirects: usize,
+    /// Header-read and idle timeouts and the connection limit of the mock's own server.
+    pub limits: serving::Limits,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             download_ttl: Duration::from_secs(3600),
             instance_id: None,
             max_redirects: 5,
+            limits: serving::Limits::default(),
         }
     }
 }

@@ -125,12 +125,9 @@ async fn serve(
             }
         })
     };
-    let result = axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    // The slash collapsing must run before routing, so the router is wrapped as a whole.
+    let app = axum::Router::new().fallback_service(app);
+    let result = serving::serve(listener, app, core.config.limits, "mock-looker", shutdown).await;
     scheduler.abort();
     startup.abort();
     Ok(result?)

@@ -11,8 +11,10 @@
 //!   server that runs its own accept loop (mock-dataplane, whose connection faults need the raw
 //!   socket).
 
+mod args;
 mod limits;
 mod signal;
 
-pub use limits::{ConnectionGate, IdleWatch, Limits, serve};
+pub use args::LimitArgs;
+pub use limits::{ConnectionGate, IdleWatch, Limits, Watched, serve};
 pub use signal::shutdown_signal;

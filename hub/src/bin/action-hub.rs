@@ -141,6 +141,8 @@ struct Serve {
     /// Serve only the RudderStack actions (no write-back actions, no database).
     #[arg(long, env = "WRITEBACK_DISABLED")]
     no_writeback: bool,
+    #[command(flatten)]
+    limits: serving::LimitArgs,
 }
 
 #[tokio::main]
@@ -176,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
         },
         deterministic_message_ids: s.deterministic_message_ids,
         app_version: s.app_version,
+        limits: s.limits.limits(1),
     };
     let listener = tokio::net::TcpListener::bind((s.host.as_str(), s.port))
         .await

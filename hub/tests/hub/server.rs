@@ -375,3 +375,27 @@ async fn non_oauth_actions_answer_oauth_routes_with_404_instead_of_hanging() {
         "Action does not support OAuth."
     );
 }
+
+/// Hardening (#14, finding 7): a client that connects and sends nothing, or trickles its
+/// headers, no longer holds a connection open for good.
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncReadExt;
+    let hub = hub::RunningHub::start(hub::HubConfig {
+        limits: serving::Limits {
+            header_read_timeout: Some(Duration::from_millis(200)),
+            ..serving::Limits::default()
+        },
+        ..hub::HubConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = hub.url().trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "still open: {read:?}"
+    );
+}

@@ -44,6 +44,8 @@ struct Cli {
     /// Largest hub answer read, in bytes; bigger answers are reported failures.
     #[arg(long, default_value_t = 1024 * 1024)]
     max_answer_bytes: usize,
+    #[command(flatten)]
+    limits: serving::LimitArgs,
 }
 
 #[tokio::main]
@@ -72,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         client_secret: cli.client_secret.clone(),
         hub_timeout: Duration::from_secs(cli.hub_timeout),
         max_answer_bytes: cli.max_answer_bytes,
+        limits: cli.limits.limits(1),
         ..Config::default()
     };
     let (client_id, client_secret) = match (cli.client_id, cli.client_secret) {

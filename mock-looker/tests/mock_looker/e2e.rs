@@ -171,3 +171,29 @@ async fn an_old_looker_gets_json_detail_and_a_generated_look_streams_through() {
         .await
         .unwrap();
 }
+
+/// Hardening (#14, finding 7): a client that connects and sends nothing no longer holds a
+/// connection of the mock open for good.
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncReadExt;
+    let looker = mock_looker::MockLooker::builder()
+        .config(mock_looker::Config {
+            limits: serving::Limits {
+                header_read_timeout: Some(std::time::Duration::from_millis(200)),
+                ..serving::Limits::default()
+            },
+            ..mock_looker::Config::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let addr = looker.url().trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "still open: {read:?}"
+    );
+}
