@@ -190,8 +190,7 @@ pub async fn run_with_registry(
 pub struct RunningHub {
     url: String,
     token: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    server: serving::Background,
 }
 
 /// The contract's other name for [`RunningHub`].
@@ -217,22 +216,15 @@ impl RunningHub {
             (None, Some(s)) => generate_token(s),
             (None, None) => unreachable!("set above"),
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let binding = serving::Binding::loopback().await?;
         let url = config
             .base_url
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run_with_registry(listener, config, registry, async {
-            let _ = rx.await;
-        }));
-        Ok(Self {
-            url,
-            token,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+            .unwrap_or_else(|| binding.url().to_owned());
+        let server = binding.spawn("action-hub", |listener, stop| {
+            run_with_registry(listener, config, registry, stop)
+        });
+        Ok(Self { url, token, server })
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -246,21 +238,7 @@ impl RunningHub {
     }
 
     /// Stops the hub and waits for it (in-flight executes finish first).
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(t) => t.await?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RunningHub {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        Ok(self.server.shutdown().await?)
     }
 }

@@ -158,7 +158,8 @@ pub struct MockLooker {
     core: Arc<Core>,
     oauth: oauth_provider::OAuthProvider,
     url: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Stops the server when the handle is dropped.
+    server: serving::Background,
 }
 
 /// Configures a [`MockLooker`] before start.
@@ -209,30 +210,20 @@ impl MockLookerBuilder {
 
     /// Binds 127.0.0.1:0 and serves in the background.
     pub async fn start(self) -> anyhow::Result<MockLooker> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        let binding = serving::Binding::loopback().await?;
+        let url = binding.url().to_owned();
         let core = Core::new(self.config, url.clone())?;
         for l in self.looks {
             core.add_look(l);
         }
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let c = core.clone();
         let oauth = oauth_provider::OAuthProvider::new();
-        let o = oauth.clone();
-        tokio::spawn(async move {
-            if let Err(e) = serve(listener, c, o, async move {
-                let _ = rx.await;
-            })
-            .await
-            {
-                tracing::error!(%e, "mock looker stopped");
-            }
-        });
+        let (c, o) = (core.clone(), oauth.clone());
+        let server = binding.spawn("mock-looker", |listener, stop| serve(listener, c, o, stop));
         Ok(MockLooker {
             core,
             oauth,
             url,
-            shutdown: Some(tx),
+            server,
         })
     }
 }
@@ -413,10 +404,9 @@ impl MockLooker {
     }
 }
 
-impl Drop for MockLooker {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+impl MockLooker {
+    /// Stops the server and waits for the requests in flight.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        Ok(self.server.shutdown().await?)
     }
 }

@@ -60,7 +60,7 @@ enum HubSide {
         url: String,
         token: String,
         /// Dropping it shuts the hub down.
-        _stop: tokio::sync::oneshot::Sender<()>,
+        _server: serving::Background,
     },
     External {
         url: String,
@@ -951,10 +951,10 @@ async fn start_writeback_hub(
         .add_client(&client_id, &client_secret);
     let dir = tempfile::tempdir().context("a temporary directory for the write-back database")?;
     let db = dir.path().join("writeback.sqlite");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let binding = serving::Binding::loopback()
         .await
         .context("binding the write-back hub")?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let url = binding.url().to_owned();
     let wb = hub::writeback::WritebackConfig {
         client_id,
         client_secret,
@@ -969,21 +969,14 @@ async fn start_writeback_hub(
         mapping,
         ..hub::HubConfig::default()
     };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        if let Err(e) = hub::run_with_registry(listener, config, registry, async {
-            let _ = rx.await;
-        })
-        .await
-        {
-            tracing::error!("the write-back hub stopped: {e:#}");
-        }
+    let server = binding.spawn("write-back hub", |listener, stop| {
+        hub::run_with_registry(listener, config, registry, stop)
     });
     Ok((
         HubSide::Writeback {
             url,
             token: hub::generate_token(&secret),
-            _stop: tx,
+            _server: server,
         },
         WritebackSide {
             secret,

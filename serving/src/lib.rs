@@ -7,14 +7,18 @@
 //!   timeout, an idle timeout and a connection limit. `axum::serve` has none of the three, and a
 //!   probe held the servers' connections open for 300+ s with silent sockets or headers
 //!   trickling a byte every 10 s, until the process ran out of file descriptors.
+//! - [`Binding`] and [`Background`]: a server on a loopback port of its own, run on a task,
+//!   stopped on drop: how every test double of the workspace starts.
 //! - [`ConnectionGate`] and [`IdleWatch`]: the two pieces of [`serve`] on their own, for a
 //!   server that runs its own accept loop (mock-dataplane, whose connection faults need the raw
 //!   socket).
 
 mod args;
+mod background;
 mod limits;
 mod signal;
 
 pub use args::LimitArgs;
+pub use background::{Background, Binding, Stop, StopError};
 pub use limits::{ConnectionGate, IdleWatch, Limits, Watched, serve};
 pub use signal::shutdown_signal;
