@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod auth;
+pub(crate) mod input;
 pub mod mapping;
 pub mod parse;
 pub mod rudder;
@@ -35,6 +36,8 @@ pub const LIBRARY_NAME: &str = "rudderstack-reference-hub";
 pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The official hub's push body limit (`express.json({limit:"250mb"})`).
 pub const DEFAULT_PUSH_LIMIT: usize = 250 * 1024 * 1024;
+/// Default [`HubConfig::body_budget`]: two bodies at the push limit at once.
+pub const DEFAULT_BODY_BUDGET: usize = 2 * DEFAULT_PUSH_LIMIT;
 
 /// `User-Agent` of the hub's own requests (data plane, download_url).
 pub fn user_agent() -> String {
@@ -77,6 +80,12 @@ pub struct HubConfig {
     pub deterministic_message_ids: bool,
     /// `context.app.version` (`$APP_VERSION`, else `"dev"` like the official hub).
     pub app_version: String,
+    /// Largest Look row the hub buffers (`--max-row-bytes`); a larger row is skipped without
+    /// being read into memory and reported as a row error, since it could never be sent.
+    pub max_row_bytes: usize,
+    /// Request bodies of executes and forms held in memory at once, bytes (`--body-budget`):
+    /// a body that does not fit while others are held gets 503. At least `push_limit`.
+    pub body_budget: usize,
 }
 
 impl Default for HubConfig {
@@ -95,6 +104,8 @@ impl Default for HubConfig {
             send: SendConfig::default(),
             deterministic_message_ids: false,
             app_version: "dev".into(),
+            max_row_bytes: parse::DEFAULT_MAX_VALUE_BYTES,
+            body_budget: DEFAULT_BODY_BUDGET,
         }
     }
 }
