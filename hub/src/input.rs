@@ -1,10 +1,51 @@
 //! Where a Look's bytes come from: a pushed attachment (unescaped chunk by chunk in place), a
 //! base64 attachment, or the `download_url` the hub GETs itself.
+//!
+//! # Redirects of the download_url
+//! The official hub's `request` library follows up to 10 redirects of the GET, to any host.
+//! This hub follows up to 10 too, but only on the download_url's own host: each hop must keep
+//! its scheme, host and port, except an upgrade from http to https on port 443. A redirect
+//! elsewhere (another host, another port, a downgrade to http) fails the execute with
+//! `There was an error with Action Hub calling back to Looker: … redirected to <url> …`.
+//! Looker serves its downloads itself, so a redirect off its host means a proxy or an attacker
+//! is steering the hub's requests; the check holds whether or not `--allow-dataplane` is set
+//! (that list names data planes, not Lookers).
 
 use bytes::Bytes;
 
 use crate::Shared;
 use crate::actions::ExecuteRequest;
+
+/// Redirects longer than this fail, as in the official hub's `request` library.
+pub const MAX_DOWNLOAD_REDIRECTS: usize = 10;
+
+/// The redirect policy of the download client (see the module docs).
+pub fn download_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let next = attempt.url().clone();
+        let Some(first) = attempt.previous().first().cloned() else {
+            return attempt.follow();
+        };
+        if attempt.previous().len() > MAX_DOWNLOAD_REDIRECTS {
+            return attempt.error(format!(
+                "more than {MAX_DOWNLOAD_REDIRECTS} redirects (the last to {next})"
+            ));
+        }
+        let same_origin = next.scheme() == first.scheme()
+            && next.port_or_known_default() == first.port_or_known_default();
+        let upgrade = first.scheme() == "http"
+            && next.scheme() == "https"
+            && next.port_or_known_default() == Some(443);
+        if next.host_str() != first.host_str() || !(same_origin || upgrade) {
+            return attempt.error(format!(
+                "the download_url redirected to {next}, off its own host {}: the hub follows \
+                 redirects only on the download_url's scheme, host and port (or to https)",
+                first.origin().ascii_serialization()
+            ));
+        }
+        attempt.follow()
+    })
+}
 
 /// Where the Look's bytes come from.
 pub(crate) enum Input {
@@ -57,6 +98,12 @@ impl Input {
             .send()
             .await
             .map_err(|e| {
+                // A refused redirect says why in its source.
+                let e = if e.is_redirect() {
+                    crate::send::error_chain(&e)
+                } else {
+                    e.to_string()
+                };
                 format!("There was an error with Action Hub calling back to Looker: {e}")
             })?;
         if resp.status() != reqwest::StatusCode::OK {

@@ -9,7 +9,7 @@
 
 pub mod actions;
 pub mod auth;
-pub(crate) mod input;
+pub mod input;
 pub mod mapping;
 pub mod parse;
 pub mod rudder;
@@ -114,8 +114,12 @@ impl Default for HubConfig {
 pub struct Shared {
     /// The configuration.
     pub config: HubConfig,
-    /// HTTP client for the data plane and download URLs (connection pool shared).
+    /// HTTP client for download URLs: it follows redirects on the download_url's own host only
+    /// (see [`input`]).
     pub client: reqwest::Client,
+    /// HTTP client for the data plane: it never follows a redirect, which is reported as a
+    /// failure naming the `Location` (see [`send`]).
+    pub dataplane: reqwest::Client,
     /// Served actions.
     pub registry: Registry,
     /// Base URL used in action URLs.
@@ -163,13 +167,27 @@ pub async fn run_with_registry(
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_owned();
+    if config.body_budget < config.push_limit {
+        anyhow::bail!(
+            "the body budget ({} bytes) is below the push limit ({} bytes): a body at the limit could never be read",
+            config.body_budget,
+            config.push_limit
+        );
+    }
     let client = reqwest::Client::builder()
         .user_agent(user_agent())
         .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(input::download_redirects())
+        .build()?;
+    let dataplane = reqwest::Client::builder()
+        .user_agent(user_agent())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let shared = Arc::new(Shared {
         config,
         client,
+        dataplane,
         registry,
         base_url,
     });

@@ -254,7 +254,12 @@ async fn run(call: CallType, req: ExecuteRequest, hub: Arc<Shared>) -> ActionRes
         Ok(i) => i,
         Err(e) => return ActionResponse::failed(e),
     };
-    let sender = Sender::new(hub.client.clone(), url, &write_key, hub.config.send.clone());
+    let sender = Sender::new(
+        hub.dataplane.clone(),
+        url,
+        &write_key,
+        hub.config.send.clone(),
+    );
     let pipeline = Pipeline {
         call,
         mode,
@@ -569,7 +574,15 @@ impl Pipeline<'_> {
         let kind = self.call.as_str();
         let mut parts: Vec<String> = Vec::new();
         if let Some(f) = r.failures.iter().find(|f| !f.retried) {
-            if r.delivered == 0 {
+            if f.redirect && r.delivered == 0 {
+                parts.push(f.text.clone());
+            } else if f.redirect {
+                parts.push(format!(
+                    "{} after {} events were delivered; the rest of the Look was not sent",
+                    f.text,
+                    thousands(r.delivered)
+                ));
+            } else if r.delivered == 0 {
                 parts.push(format!("{} from data plane", f.text));
             } else {
                 parts.push(format!(

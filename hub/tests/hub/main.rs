@@ -9,6 +9,7 @@ mod actions;
 mod helpers;
 mod mapping;
 mod parse;
+mod redirects;
 mod robustness;
 mod sending;
 mod server;
