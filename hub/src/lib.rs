@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod body;
 pub mod input;
 pub mod mapping;
 pub mod parse;
@@ -124,6 +125,8 @@ pub struct Shared {
     pub registry: Registry,
     /// Base URL used in action URLs.
     pub base_url: String,
+    /// Bytes of execute and form bodies held at once ([`body`]).
+    pub bodies: body::BodyBudget,
 }
 
 impl std::fmt::Debug for Shared {
@@ -185,6 +188,7 @@ pub async fn run_with_registry(
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let shared = Arc::new(Shared {
+        bodies: body::BodyBudget::new(config.body_budget),
         config,
         client,
         dataplane,

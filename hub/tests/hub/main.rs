@@ -6,6 +6,7 @@
 //! - `helpers`: spawns a hub and a recording data plane.
 
 mod actions;
+mod budget;
 mod helpers;
 mod mapping;
 mod parse;
