@@ -12,6 +12,7 @@ pub mod auth;
 pub mod body;
 pub mod input;
 pub mod mapping;
+mod origin;
 pub mod parse;
 pub mod rudder;
 pub mod send;

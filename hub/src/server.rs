@@ -38,6 +38,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/actions/{id}/oauth_check", get(oauth_check))
         .route("/actions/{id}/oauth_redirect", get(oauth_redirect))
         .route("/actions/{id}/oauth_token", post(oauth_token))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::origin::guard,
+        ))
         .layer(axum::middleware::from_fn(request_span))
         .with_state(shared)
 }

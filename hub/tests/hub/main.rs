@@ -9,6 +9,7 @@ mod actions;
 mod budget;
 mod helpers;
 mod mapping;
+mod origin;
 mod parse;
 mod redirects;
 mod robustness;
