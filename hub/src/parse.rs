@@ -692,7 +692,7 @@ pub fn unescape_chunk(
     let mut i = *pos;
     while i < src.len() && out.len() < max {
         let run_end = memchr::memchr(b'\\', &src[i..]).map_or(src.len(), |k| i + k);
-        let take_end = run_end.min(i + (max - out.len()).max(1));
+        let take_end = run_end.min(i.saturating_add((max - out.len()).max(1)));
         out.extend_from_slice(&src[i..take_end]);
         i = take_end;
         if i < run_end || i >= src.len() {

@@ -7,6 +7,7 @@
 
 mod actions;
 mod budget;
+mod fuzz;
 mod helpers;
 mod mapping;
 mod origin;
