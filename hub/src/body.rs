@@ -8,7 +8,9 @@
 //! [`HubConfig::body_budget`](crate::HubConfig::body_budget) (default twice the 250 MB push
 //! limit) from its first byte until its execute or form finishes: with a `Content-Length` the
 //! whole length is reserved before reading, otherwise each chunk as it arrives. A body that
-//! does not fit gets `503` with `Retry-After` at once, instead of the hub growing without bound.
+//! does not fit gets `503` with `Retry-After` at once, instead of the hub growing without bound
+//! (its bytes are read and dropped first, so that a client that sends a whole body before
+//! reading the answer sees the 503).
 //! The bound is on body bytes; a body sent without `Content-Length` briefly needs twice its size
 //! when its chunks are joined.
 
@@ -126,6 +128,7 @@ pub(crate) async fn read_body(
     let mut reserved = 0usize;
     if let (Some(b), Some(len)) = (budget, declared) {
         if !b.grow(&mut held, len as usize) {
+            drain(body, limit).await;
             return Err(b.busy());
         }
         reserved = len as usize;
@@ -154,6 +157,8 @@ pub(crate) async fn read_body(
             // Reserve ahead in steps of 64 KiB, so small chunks do not each take the lock.
             let want = (total - reserved).max(64 * UNIT).min(limit - reserved);
             if !b.grow(&mut held, want) {
+                drop((chunks, exact, held));
+                drain(body, limit - total).await;
                 return Err(b.busy());
             }
             reserved += want;
@@ -182,6 +187,19 @@ pub(crate) async fn read_body(
         Bytes::from(all)
     };
     Ok((bytes, held))
+}
+
+/// Reads and drops the rest of a refused body (up to `limit` bytes), so that a client that
+/// sends its whole body before reading the answer gets the 503 rather than a broken pipe. It
+/// costs time, not memory.
+async fn drain(mut body: Body, limit: usize) {
+    let mut seen = 0usize;
+    while seen <= limit {
+        match body.frame().await {
+            Some(Ok(f)) => seen += f.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
 }
 
 /// The last member `key` of the JSON object `obj` (as `JSON.parse` keeps it), read without

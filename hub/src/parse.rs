@@ -4,7 +4,10 @@
 //! bytes are [`fed`](Parser::feed) as they arrive (from a pushed attachment or the download_url
 //! response), and [`next_item`](Parser::next_item) hands out the root `fields`, `ran_at` and each
 //! row of `data` as a borrowed slice of the input as soon as it is complete. Only the current,
-//! not yet complete value stays buffered.
+//! not yet complete value stays buffered, and only up to a limit
+//! ([`Parser::with_max_value_bytes`], [`DEFAULT_MAX_VALUE_BYTES`]): a larger row is skipped to
+//! its end without being kept ([`Item::RowTooLarge`]). Nesting is counted, never recursed, so
+//! no depth can exhaust the stack.
 //!
 //! The parser only tracks the document's structure (strings, nesting, the root keys); a row is
 //! validated by whoever parses it (the mapping), and skipped root values are validated here.
