@@ -54,6 +54,15 @@ pub(crate) struct Tape<'a> {
     raw: Vec<&'a str>,
 }
 
+/// A container being read: its node, where its text starts, and the key of the member whose
+/// value comes next (objects).
+#[derive(Debug)]
+struct Open<'a> {
+    node: usize,
+    start: usize,
+    key: Option<Cow<'a, [u8]>>,
+}
+
 fn bad(what: &str) -> RowError {
     RowError::Malformed(format!("invalid JSON value: {what}"))
 }
@@ -86,8 +95,7 @@ impl<'a> Tape<'a> {
             nodes: Vec::new(),
             raw: Vec::new(),
         };
-        // Open containers: (node id, start byte, key of the member being read).
-        let mut stack: Vec<(usize, usize, Option<Cow<'a, [u8]>>)> = Vec::new();
+        let mut stack: Vec<Open<'a>> = Vec::new();
         let mut i = 0;
         let skip_ws = |i: &mut usize| {
             while *i < b.len() && is_ws(b[*i]) {
@@ -111,7 +119,11 @@ impl<'a> Tape<'a> {
                         Node::Array(Vec::new())
                     });
                     tape.raw.push("");
-                    stack.push((id, i, None));
+                    stack.push(Open {
+                        node: id,
+                        start: i,
+                        key: None,
+                    });
                     i += 1;
                     skip_ws(&mut i);
                     let close = if c == b'{' { b'}' } else { b']' };
@@ -146,7 +158,10 @@ impl<'a> Tape<'a> {
             // After a value: `,` or the closing bracket(s).
             loop {
                 skip_ws(&mut i);
-                let Some(&(open, start, _)) = stack.last() else {
+                let Some(&Open {
+                    node: open, start, ..
+                }) = stack.last()
+                else {
                     return if i == b.len() {
                         Ok(tape)
                     } else {
@@ -185,14 +200,14 @@ impl<'a> Tape<'a> {
         &mut self,
         b: &'a [u8],
         mut i: usize,
-        frame: &mut (usize, usize, Option<Cow<'a, [u8]>>),
+        frame: &mut Open<'a>,
     ) -> Result<usize, RowError> {
         if b.get(i) != Some(&b'"') {
             return Err(bad("expected a key"));
         }
         let end = string_end(b, i)?;
         let lit = std::str::from_utf8(&b[i..end]).map_err(|_| bad("key is not UTF-8"))?;
-        frame.2 = Some(decode_str(lit)?);
+        frame.key = Some(decode_str(lit)?);
         i = end;
         while i < b.len() && is_ws(b[i]) {
             i += 1;
@@ -204,12 +219,11 @@ impl<'a> Tape<'a> {
     }
 
     /// Makes node `id` a member of the innermost open container, if any.
-    fn attach(
-        &mut self,
-        stack: &mut [(usize, usize, Option<Cow<'a, [u8]>>)],
-        id: usize,
-    ) -> Result<(), RowError> {
-        let Some((parent, _, key)) = stack.last_mut() else {
+    fn attach(&mut self, stack: &mut [Open<'a>], id: usize) -> Result<(), RowError> {
+        let Some(Open {
+            node: parent, key, ..
+        }) = stack.last_mut()
+        else {
             return Ok(());
         };
         match &mut self.nodes[*parent] {
