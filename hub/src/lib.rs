@@ -9,7 +9,10 @@
 
 pub mod actions;
 pub mod auth;
+pub mod body;
+pub mod input;
 pub mod mapping;
+mod origin;
 pub mod parse;
 pub mod rudder;
 pub mod send;
@@ -35,6 +38,8 @@ pub const LIBRARY_NAME: &str = "rudderstack-reference-hub";
 pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The official hub's push body limit (`express.json({limit:"250mb"})`).
 pub const DEFAULT_PUSH_LIMIT: usize = 250 * 1024 * 1024;
+/// Default [`HubConfig::body_budget`]: two bodies at the push limit at once.
+pub const DEFAULT_BODY_BUDGET: usize = 2 * DEFAULT_PUSH_LIMIT;
 
 /// `User-Agent` of the hub's own requests (data plane, download_url).
 pub fn user_agent() -> String {
@@ -79,6 +84,12 @@ pub struct HubConfig {
     pub app_version: String,
     /// Header-read and idle timeouts and the connection limit of the hub's own server.
     pub limits: serving::Limits,
+    /// Largest Look row the hub buffers (`--max-row-bytes`); a larger row is skipped without
+    /// being read into memory and reported as a row error, since it could never be sent.
+    pub max_row_bytes: usize,
+    /// Request bodies of executes and forms held in memory at once, bytes (`--body-budget`):
+    /// a body that does not fit while others are held gets 503. At least `push_limit`.
+    pub body_budget: usize,
 }
 
 impl Default for HubConfig {
@@ -98,6 +109,8 @@ impl Default for HubConfig {
             deterministic_message_ids: false,
             app_version: "dev".into(),
             limits: serving::Limits::default(),
+            max_row_bytes: parse::DEFAULT_MAX_VALUE_BYTES,
+            body_budget: DEFAULT_BODY_BUDGET,
         }
     }
 }
@@ -106,12 +119,18 @@ impl Default for HubConfig {
 pub struct Shared {
     /// The configuration.
     pub config: HubConfig,
-    /// HTTP client for the data plane and download URLs (connection pool shared).
+    /// HTTP client for download URLs: it follows redirects on the download_url's own host only
+    /// (see [`input`]).
     pub client: reqwest::Client,
+    /// HTTP client for the data plane: it never follows a redirect, which is reported as a
+    /// failure naming the `Location` (see [`send`]).
+    pub dataplane: reqwest::Client,
     /// Served actions.
     pub registry: Registry,
     /// Base URL used in action URLs.
     pub base_url: String,
+    /// Bytes of execute and form bodies held at once ([`body`]).
+    pub bodies: body::BodyBudget,
 }
 
 impl std::fmt::Debug for Shared {
@@ -155,13 +174,28 @@ pub async fn run_with_registry(
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_owned();
+    if config.body_budget < config.push_limit {
+        anyhow::bail!(
+            "the body budget ({} bytes) is below the push limit ({} bytes): a body at the limit could never be read",
+            config.body_budget,
+            config.push_limit
+        );
+    }
     let client = reqwest::Client::builder()
         .user_agent(user_agent())
         .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(input::download_redirects())
+        .build()?;
+    let dataplane = reqwest::Client::builder()
+        .user_agent(user_agent())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let shared = Arc::new(Shared {
+        bodies: body::BodyBudget::new(config.body_budget),
         config,
         client,
+        dataplane,
         registry,
         base_url,
     });

@@ -4,7 +4,10 @@
 //! bytes are [`fed`](Parser::feed) as they arrive (from a pushed attachment or the download_url
 //! response), and [`next_item`](Parser::next_item) hands out the root `fields`, `ran_at` and each
 //! row of `data` as a borrowed slice of the input as soon as it is complete. Only the current,
-//! not yet complete value stays buffered.
+//! not yet complete value stays buffered, and only up to a limit
+//! ([`Parser::with_max_value_bytes`], [`DEFAULT_MAX_VALUE_BYTES`]): a larger row is skipped to
+//! its end without being kept ([`Item::RowTooLarge`]). Nesting is counted, never recursed, so
+//! no depth can exhaust the stack.
 //!
 //! The parser only tracks the document's structure (strings, nesting, the root keys); a row is
 //! validated by whoever parses it (the mapping), and skipped root values are validated here.
@@ -57,6 +60,35 @@ pub enum Item<'a> {
     RanAt(Option<String>),
     /// One row: the JSON text of the row object, borrowed from the parser's buffer.
     Row(&'a str),
+    /// A row larger than the parser's limit ([`Parser::with_max_value_bytes`]): it was skipped
+    /// without being buffered, so only its size is known. It counts as a row.
+    RowTooLarge {
+        /// The row's size in bytes.
+        bytes: u64,
+    },
+}
+
+/// The default limit of one row (and of any other root value), in bytes: twice the gateway's
+/// 4,096,000-byte request limit, since a cell's `rendered` text can double a row whose event
+/// would still fit in a request. A larger row could never be sent.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 8_192_000;
+
+/// What happens to a value that grows past the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Oversize {
+    /// Keep scanning its structure to find its end, dropping its bytes (rows, ignored keys).
+    Skip,
+    /// Fail at once, naming the value (`fields`, `ran_at`, root keys).
+    Fail(&'static str),
+}
+
+/// A value [`Parser::scan_value`] finished.
+#[derive(Debug, Clone, Copy)]
+struct Scanned {
+    /// Its end in the buffer.
+    end: usize,
+    /// Bytes of it that were dropped because it grew past the limit (0: it is whole).
+    skipped: u64,
 }
 
 /// A parse failure, saying what went wrong and where.
@@ -114,6 +146,10 @@ struct Scan {
     depth: u32,
     in_str: bool,
     esc: bool,
+    /// The value's first byte (its kind), kept because a skipped value's start is dropped.
+    first: u8,
+    /// Bytes already dropped from the front of an oversized value being skipped.
+    skipped: u64,
 }
 
 /// The incremental parser. Feed bytes, pull items, call [`finish`](Parser::finish) at the end.
@@ -131,6 +167,8 @@ pub struct Parser {
     rows: u64,
     /// Row slice handed out by the last `next_item`, consumed on the next call.
     pending: Option<usize>,
+    /// Largest row (or other root value) kept in memory; larger rows are skipped.
+    max_value: usize,
 }
 
 impl Parser {
@@ -146,7 +184,17 @@ impl Parser {
             eof: false,
             rows: 0,
             pending: None,
+            max_value: DEFAULT_MAX_VALUE_BYTES,
         }
+    }
+
+    /// Sets the largest row (or other root value) the parser buffers, in bytes. A larger row is
+    /// skipped to its end without being kept and reported as [`Item::RowTooLarge`]; a larger
+    /// `fields` or `ran_at` is an error; a larger value of another root key is skipped. So the
+    /// parser never holds more than about `max` bytes plus one fed chunk.
+    pub fn with_max_value_bytes(mut self, max: usize) -> Self {
+        self.max_value = max.max(1);
+        self
     }
 
     /// The format being read.
@@ -159,17 +207,25 @@ impl Parser {
         self.rows
     }
 
+    /// Bytes held in the buffer now (consumed ones included until the next `feed` drops them).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Appends input. Consumed bytes are dropped first, so the buffer holds at most the value
     /// being read plus one chunk.
     pub fn feed(&mut self, chunk: &[u8]) {
         if let Some(end) = self.pending.take() {
             self.pos = end;
         }
-        if self.pos > 0 && (self.pos >= self.buf.len() / 2 || self.buf.len() > 1 << 20) {
-            let n = self.pos;
+        // A value being scanned keeps its bytes from its start on (a skipped one from where the
+        // skip got to; whitespace peeked past it is not consumed yet).
+        let keep = self.scan.map_or(self.pos, |s| s.start.min(self.pos));
+        if keep > 0 && (keep >= self.buf.len() / 2 || self.buf.len() > 1 << 20) {
+            let n = keep;
             self.buf.drain(..n);
             self.drained += n as u64;
-            self.pos = 0;
+            self.pos -= n;
             if let Some(s) = &mut self.scan {
                 s.start -= n;
                 s.cursor -= n;
@@ -256,17 +312,21 @@ impl Parser {
         self.buf.get(self.pos).copied()
     }
 
-    /// Scans the value starting at `pos`; `Some(end)` once complete.
-    fn scan_value(&mut self) -> Result<Option<usize>, ParseError> {
+    /// Scans the value starting at `pos`; `Some` once complete. Iterative: nesting only moves a
+    /// counter, so no input can exhaust the stack. A value growing past the limit is skipped
+    /// (its scanned bytes are consumed, so `feed` drops them) or fails, as `oversize` says.
+    fn scan_value(&mut self, oversize: Oversize) -> Result<Option<Scanned>, ParseError> {
         let mut s = self.scan.unwrap_or(Scan {
             start: self.pos,
             cursor: self.pos,
             depth: 0,
             in_str: false,
             esc: false,
+            first: self.buf[self.pos],
+            skipped: 0,
         });
         let buf = &self.buf;
-        let first = buf[s.start];
+        let first = s.first;
         let result = match first {
             b'{' | b'[' | b'"' => {
                 let mut end = None;
@@ -326,15 +386,49 @@ impl Parser {
                 return Err(self.err(&format!("expected a JSON value, found {:?}", char::from(c))));
             }
         };
-        self.scan = if result.is_some() { None } else { Some(s) };
-        Ok(result)
+        let len = s.cursor - s.start;
+        if let Some(end) = result {
+            self.scan = None;
+            let whole = s.skipped == 0 && end - s.start <= self.max_value;
+            if !whole && let Oversize::Fail(what) = oversize {
+                return Err(self.too_large(what));
+            }
+            let skipped = if whole {
+                0
+            } else {
+                s.skipped + (end - s.start) as u64
+            };
+            return Ok(Some(Scanned { end, skipped }));
+        }
+        if s.skipped > 0 || len > self.max_value {
+            if let Oversize::Fail(what) = oversize {
+                self.scan = None;
+                return Err(self.too_large(what));
+            }
+            // Drop what was scanned: only the scan state is kept.
+            s.skipped += len as u64;
+            s.start = s.cursor;
+            self.pos = s.cursor;
+        }
+        self.scan = Some(s);
+        Ok(None)
+    }
+
+    fn too_large(&self, what: &str) -> ParseError {
+        ParseError {
+            message: format!(
+                "{what} of the {} document is larger than {} bytes, the hub's limit of one value",
+                self.format.as_str(),
+                self.max_value
+            ),
+        }
     }
 
     fn expect_string_key(&mut self) -> Result<Option<(RootKey, usize)>, ParseError> {
         if self.buf[self.pos] != b'"' {
             return Err(self.err("expected a key string in the root object"));
         }
-        let Some(end) = self.scan_value()? else {
+        let Some(Scanned { end, .. }) = self.scan_value(Oversize::Fail("a root key"))? else {
             return Ok(None);
         };
         // Need the ':' and the start of the value too.
@@ -423,12 +517,22 @@ impl Parser {
                             return Err(self.err("`data` must be an array of rows"));
                         }
                     }
-                    let Some(end) = self.scan_value()? else {
+                    let oversize = match key {
+                        RootKey::Fields => Oversize::Fail("`fields`"),
+                        RootKey::RanAt => Oversize::Fail("`ran_at`"),
+                        RootKey::Data => Oversize::Fail("`data`"),
+                        RootKey::Other => Oversize::Skip,
+                    };
+                    let Some(Scanned { end, skipped }) = self.scan_value(oversize)? else {
                         return self.need_more();
                     };
                     let start = self.pos;
                     self.pos = end;
                     self.state = State::RootAfter;
+                    if skipped > 0 {
+                        // An ignored root value too large to keep: skipped unvalidated.
+                        continue;
+                    }
                     let text = &self.buf[start..end];
                     match key {
                         RootKey::Fields => {
@@ -474,7 +578,10 @@ impl Parser {
                     _ => return Err(self.err("expected ',' or '}' in the root object")),
                 },
                 State::Rows { expect } => {
+                    // While a row is being scanned (or skipped), `c` is somewhere inside it.
+                    let scanning = self.scan.is_some();
                     match (expect, c) {
+                        _ if scanning => {}
                         (RowsExpect::FirstOrEnd | RowsExpect::CommaOrEnd, b']') => {
                             self.pos += 1;
                             self.state = match self.format {
@@ -499,7 +606,7 @@ impl Parser {
                         (_, b'{') => {}
                         _ => return Err(self.err("a row must be a JSON object")),
                     }
-                    let Some(end) = self.scan_value()? else {
+                    let Some(Scanned { end, skipped }) = self.scan_value(Oversize::Skip)? else {
                         return self.need_more();
                     };
                     let start = self.pos;
@@ -508,6 +615,9 @@ impl Parser {
                     };
                     self.rows += 1;
                     self.pending = Some(end);
+                    if skipped > 0 {
+                        return Ok(Some(Item::RowTooLarge { bytes: skipped }));
+                    }
                     let text =
                         std::str::from_utf8(&self.buf[start..end]).map_err(|_| ParseError {
                             message: format!(
@@ -561,4 +671,74 @@ pub fn infer_json_fields(row: &str) -> Result<Fields, ParseError> {
         dimensions,
         ..Fields::default()
     })
+}
+
+/// Unescapes the content of a JSON string (`src[*pos..]`, without quotes) into `out` until about
+/// `max` bytes were written; escapes are handled whole, so chunks never split one. This is how
+/// a pushed `attachment.data` (a JSON string holding the Look) is fed to the [`Parser`] without
+/// a second copy of the body. A lone surrogate escape becomes U+FFFD (the result must be UTF-8);
+/// a `\` followed by anything but a JSON escape, or a cut `\u`, is an error naming the byte.
+///
+/// ```
+/// let mut pos = 0;
+/// let mut out = Vec::new();
+/// hub::parse::unescape_chunk(br#"{\"a\":\"\u00e9\"}"#, &mut pos, &mut out, 1024).unwrap();
+/// assert_eq!(out, "{\"a\":\"é\"}".as_bytes());
+/// ```
+pub fn unescape_chunk(
+    src: &[u8],
+    pos: &mut usize,
+    out: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), String> {
+    let bad = |at: usize| format!("attachment.data is not a valid JSON string (byte {at})");
+    let mut i = *pos;
+    while i < src.len() && out.len() < max {
+        let run_end = memchr::memchr(b'\\', &src[i..]).map_or(src.len(), |k| i + k);
+        let take_end = run_end.min(i.saturating_add((max - out.len()).max(1)));
+        out.extend_from_slice(&src[i..take_end]);
+        i = take_end;
+        if i < run_end || i >= src.len() {
+            continue;
+        }
+        // src[i] == '\\'
+        let c = *src.get(i + 1).ok_or_else(|| bad(i))?;
+        i += 2;
+        match c {
+            b'"' => out.push(b'"'),
+            b'\\' => out.push(b'\\'),
+            b'/' => out.push(b'/'),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => {
+                let hex = |at: usize| -> Result<u32, String> {
+                    let h = src.get(at..at + 4).ok_or_else(|| bad(at))?;
+                    // from_str_radix alone would take a sign (`\u+fff`).
+                    if !h.iter().all(u8::is_ascii_hexdigit) {
+                        return Err(bad(at));
+                    }
+                    u32::from_str_radix(std::str::from_utf8(h).map_err(|_| bad(at))?, 16)
+                        .map_err(|_| bad(at))
+                };
+                let mut cp = hex(i)?;
+                i += 4;
+                if (0xD800..0xDC00).contains(&cp) && src.get(i..i + 2) == Some(b"\\u") {
+                    let lo = hex(i + 2)?;
+                    if (0xDC00..0xE000).contains(&lo) {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        i += 6;
+                    }
+                }
+                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                let mut b = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+            }
+            _ => return Err(bad(i - 1)),
+        }
+    }
+    *pos = i;
+    Ok(())
 }

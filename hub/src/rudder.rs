@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use serde_json::json;
 
 use crate::Shared;
 use crate::actions::{
     Action, ActionResponse, BoxFuture, Definition, ExecuteRequest, FormRequest, Param,
 };
+use crate::input::{CHUNK, Input};
 use crate::mapping::{AnonymousId, CallType, MapContext, MappingMode, Plan, RowError, RowShape};
 use crate::parse::{Format, Item, Parser, infer_json_fields};
 use crate::send::{Batcher, SendReport, Sender, batch_url, thousands};
@@ -144,166 +144,6 @@ impl Action for Rudder {
     }
 }
 
-/// Where the Look's bytes come from.
-pub(crate) enum Input {
-    /// A pushed attachment: the JSON text of `attachment.data` inside the body.
-    Pushed {
-        raw: Bytes,
-        pos: usize,
-        escaped: bool,
-    },
-    /// Already-decoded bytes (base64 attachments).
-    Decoded(Option<Vec<u8>>),
-    /// The download_url response.
-    Download(reqwest::Response),
-}
-
-const CHUNK: usize = 64 * 1024;
-
-impl Input {
-    pub(crate) async fn open(req: &ExecuteRequest, hub: &Shared) -> Result<Input, String> {
-        if let Some(att) = &req.attachment {
-            let raw = req.body.slice(att.data.0..att.data.1);
-            let is_string = raw.first() == Some(&b'"');
-            if att.mimetype.ends_with(";base64") {
-                use base64::Engine;
-                if !is_string {
-                    return Err("attachment.data must be a base64 string".into());
-                }
-                let s: String = serde_json::from_slice(&raw)
-                    .map_err(|e| format!("attachment.data is not a valid JSON string: {e}"))?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(s.trim())
-                    .map_err(|e| format!("attachment.data is not valid base64: {e}"))?;
-                return Ok(Input::Decoded(Some(bytes)));
-            }
-            return Ok(Input::Pushed {
-                pos: usize::from(is_string),
-                escaped: is_string,
-                raw,
-            });
-        }
-        let url = req
-            .download_url
-            .as_deref()
-            .ok_or("A streaming action was sent incompatible data. The action must have a download url or an attachment.")?;
-        let resp = hub
-            .client
-            .get(url)
-            .timeout(hub.config.stream_timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                format!("There was an error with Action Hub calling back to Looker: {e}")
-            })?;
-        if resp.status() != reqwest::StatusCode::OK {
-            return Err(format!(
-                "There was an error with Action Hub calling back to Looker, status code: {}",
-                resp.status().as_u16()
-            ));
-        }
-        Ok(Input::Download(resp))
-    }
-
-    /// The next chunk of the document; `None` at the end.
-    pub(crate) async fn next(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {
-        out.clear();
-        match self {
-            Input::Decoded(d) => match d.take() {
-                Some(b) => {
-                    *out = b;
-                    Ok(true)
-                }
-                None => Ok(false),
-            },
-            Input::Pushed { raw, pos, escaped } => {
-                if !*escaped {
-                    if *pos >= raw.len() {
-                        return Ok(false);
-                    }
-                    let end = (*pos + CHUNK).min(raw.len());
-                    out.extend_from_slice(&raw[*pos..end]);
-                    *pos = end;
-                    return Ok(true);
-                }
-                // Unescape the JSON string's content piece by piece; the closing quote ends it.
-                let end_quote = raw.len() - 1;
-                if *pos >= end_quote {
-                    return Ok(false);
-                }
-                unescape_some(&raw[..end_quote], pos, out, CHUNK)?;
-                Ok(true)
-            }
-            Input::Download(resp) => loop {
-                match resp.chunk().await {
-                    Ok(Some(c)) if c.is_empty() => continue,
-                    Ok(Some(c)) => {
-                        out.extend_from_slice(&c);
-                        return Ok(true);
-                    }
-                    Ok(None) => return Ok(false),
-                    Err(e) => {
-                        return Err(format!(
-                            "the download from Looker failed while reading: {e}"
-                        ));
-                    }
-                }
-            },
-        }
-    }
-}
-
-/// Unescapes the content of a JSON string (`src[*pos..]`, without quotes) into `out` until about
-/// `max` bytes were written; escapes are handled whole, so chunks never split one.
-fn unescape_some(src: &[u8], pos: &mut usize, out: &mut Vec<u8>, max: usize) -> Result<(), String> {
-    let bad = |at: usize| format!("attachment.data is not a valid JSON string (byte {at})");
-    let mut i = *pos;
-    while i < src.len() && out.len() < max {
-        let run_end = memchr::memchr(b'\\', &src[i..]).map_or(src.len(), |k| i + k);
-        let take_end = run_end.min(i + (max - out.len()).max(1));
-        out.extend_from_slice(&src[i..take_end]);
-        i = take_end;
-        if i < run_end || i >= src.len() {
-            continue;
-        }
-        // src[i] == '\\'
-        let c = *src.get(i + 1).ok_or_else(|| bad(i))?;
-        i += 2;
-        match c {
-            b'"' => out.push(b'"'),
-            b'\\' => out.push(b'\\'),
-            b'/' => out.push(b'/'),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'u' => {
-                let hex = |at: usize| -> Result<u32, String> {
-                    let h = src.get(at..at + 4).ok_or_else(|| bad(at))?;
-                    u32::from_str_radix(std::str::from_utf8(h).map_err(|_| bad(at))?, 16)
-                        .map_err(|_| bad(at))
-                };
-                let mut cp = hex(i)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&cp) && src.get(i..i + 2) == Some(b"\\u") {
-                    let lo = hex(i + 2)?;
-                    if (0xDC00..0xE000).contains(&lo) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        i += 6;
-                    }
-                }
-                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
-                let mut b = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
-            }
-            _ => return Err(bad(i - 1)),
-        }
-    }
-    *pos = i;
-    Ok(())
-}
-
 /// Formats `originalTimestamp` at most once per millisecond.
 struct Clock {
     ms: u128,
@@ -414,7 +254,12 @@ async fn run(call: CallType, req: ExecuteRequest, hub: Arc<Shared>) -> ActionRes
         Ok(i) => i,
         Err(e) => return ActionResponse::failed(e),
     };
-    let sender = Sender::new(hub.client.clone(), url, &write_key, hub.config.send.clone());
+    let sender = Sender::new(
+        hub.dataplane.clone(),
+        url,
+        &write_key,
+        hub.config.send.clone(),
+    );
     let pipeline = Pipeline {
         call,
         mode,
@@ -431,13 +276,36 @@ struct Pipeline<'a> {
     req: &'a ExecuteRequest,
 }
 
+/// A row that was not sent while the run went on.
+struct Rejection {
+    row: u64,
+    message: String,
+    /// A limit of this hub (size, nesting) rather than the SDK's validation: RudderStack mode
+    /// lists the SDK's messages bare, as the real hub does, and these with their row.
+    by_hub: bool,
+}
+
 struct Outcome {
     rows: u64,
     made: u64,
-    rejected: Vec<(u64, String)>,
+    rejected: Vec<Rejection>,
     rejected_count: u64,
     abort: Option<String>,
     report: SendReport,
+}
+
+impl Outcome {
+    /// Records a row the hub itself cannot send; the run goes on.
+    fn reject_by_hub(&mut self, row: u64, message: String) {
+        self.rejected_count += 1;
+        if self.rejected.len() < MAX_LISTED_ERRORS {
+            self.rejected.push(Rejection {
+                row,
+                message,
+                by_hub: true,
+            });
+        }
+    }
 }
 
 impl Pipeline<'_> {
@@ -524,7 +392,8 @@ impl Pipeline<'_> {
                     } else {
                         version_format
                     };
-                    parser.insert(Parser::new(f))
+                    parser
+                        .insert(Parser::new(f).with_max_value_bytes(self.hub.config.max_row_bytes))
                 }
             };
             if ended {
@@ -564,6 +433,17 @@ impl Pipeline<'_> {
                         {
                             timestamp = ts;
                         }
+                    }
+                    Item::RowTooLarge { bytes } => {
+                        out.rows += 1;
+                        out.reject_by_hub(
+                            out.rows,
+                            format!(
+                                "the row is {} bytes, above the hub's {}-byte row limit",
+                                thousands(bytes),
+                                thousands(self.hub.config.max_row_bytes as u64)
+                            ),
+                        );
                     }
                     Item::Row(row) => {
                         out.rows += 1;
@@ -607,13 +487,10 @@ impl Pipeline<'_> {
                         match pl.map_row(row, &ctx, &mut event_buf) {
                             Ok(m) => {
                                 if !Batcher::fits_alone(event_buf.len()) {
-                                    out.rejected_count += 1;
-                                    if out.rejected.len() < MAX_LISTED_ERRORS {
-                                        out.rejected.push((n, format!(
-                                            "the event is {} bytes, above the data plane's 4,096,000-byte request limit",
-                                            thousands(event_buf.len() as u64)
-                                        )));
-                                    }
+                                    out.reject_by_hub(n, format!(
+                                        "the event is {} bytes, above the data plane's 4,096,000-byte request limit",
+                                        thousands(event_buf.len() as u64)
+                                    ));
                                     continue;
                                 }
                                 if !batcher.fits(event_buf.len())
@@ -630,9 +507,14 @@ impl Pipeline<'_> {
                             Err(RowError::Rejected(msg)) => {
                                 out.rejected_count += 1;
                                 if out.rejected.len() < MAX_LISTED_ERRORS {
-                                    out.rejected.push((n, msg));
+                                    out.rejected.push(Rejection {
+                                        row: n,
+                                        message: msg,
+                                        by_hub: false,
+                                    });
                                 }
                             }
+                            Err(RowError::Unsendable(msg)) => out.reject_by_hub(n, msg),
                             Err(e) => {
                                 out.abort = Some(format!("{e} (row {n})"));
                                 break 'outer;
@@ -692,7 +574,15 @@ impl Pipeline<'_> {
         let kind = self.call.as_str();
         let mut parts: Vec<String> = Vec::new();
         if let Some(f) = r.failures.iter().find(|f| !f.retried) {
-            if r.delivered == 0 {
+            if f.redirect && r.delivered == 0 {
+                parts.push(f.text.clone());
+            } else if f.redirect {
+                parts.push(format!(
+                    "{} after {} events were delivered; the rest of the Look was not sent",
+                    f.text,
+                    thousands(r.delivered)
+                ));
+            } else if r.delivered == 0 {
                 parts.push(format!("{} from data plane", f.text));
             } else {
                 parts.push(format!(
@@ -728,7 +618,13 @@ impl Pipeline<'_> {
                     let mut s = o
                         .rejected
                         .iter()
-                        .map(|(_, m)| m.as_str())
+                        .map(|r| {
+                            if r.by_hub {
+                                format!("row {}: {}", r.row, r.message)
+                            } else {
+                                r.message.clone()
+                            }
+                        })
                         .collect::<Vec<_>>()
                         .join(", ");
                     if more > 0 {
@@ -744,7 +640,7 @@ impl Pipeline<'_> {
                         o.rejected
                             .iter()
                             .take(10)
-                            .map(|(n, m)| format!("row {n}: {m}"))
+                            .map(|r| format!("row {}: {}", r.row, r.message))
                             .collect::<Vec<_>>()
                             .join("; ")
                     );

@@ -3,8 +3,10 @@
 //!
 //! Unlike RudderStack's hub (which awaits only its last batch and was seen to lose events), every
 //! batch is awaited: [`Sender::finish`] returns only once each one was acknowledged or given up on.
+//! A redirect is never followed: it is a permanent failure naming its `Location`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -171,6 +173,8 @@ pub struct Failure {
     pub text: String,
     /// True when retries were exhausted (5xx/429/network); false for a 4xx answered at once.
     pub retried: bool,
+    /// The data plane answered a redirect (3xx), never followed: `text` is the whole message.
+    pub redirect: bool,
 }
 
 /// The outcome of all batches.
@@ -198,6 +202,9 @@ pub struct Sender {
     auth: http::HeaderValue,
     cfg: SendConfig,
     permits: Arc<Semaphore>,
+    /// Set by a batch's task, before it frees its permit, when it failed permanently: a batch
+    /// waiting for that permit is then dropped even if the task was not reaped yet.
+    permanent_failure: Arc<AtomicBool>,
     tasks: JoinSet<Result<usize, Failure>>,
     report: SendReport,
 }
@@ -217,6 +224,7 @@ impl Sender {
             auth,
             cfg,
             permits,
+            permanent_failure: Arc::new(AtomicBool::new(false)),
             tasks: JoinSet::new(),
             report: SendReport::default(),
         }
@@ -246,11 +254,14 @@ impl Sender {
                 events: 0,
                 text: format!("sending task failed: {e}"),
                 retried: false,
+                redirect: false,
             }),
         }
     }
 
-    /// Queues a batch; waits while `max_in_flight` batches are already in flight.
+    /// Queues a batch; waits while `max_in_flight` batches are already in flight. A batch
+    /// queued after a permanent failure (a 4xx or a redirect) was answered is dropped unsent:
+    /// it would fail the same way ([`fatal`](Self::fatal) tells the caller to stop).
     pub async fn send(&mut self, batch: Batch) {
         self.reap();
         let permit = self
@@ -259,15 +270,22 @@ impl Sender {
             .acquire_owned()
             .await
             .expect("semaphore never closed");
+        if self.permanent_failure.load(Ordering::Acquire) {
+            return;
+        }
         self.report.requests += 1;
         let client = self.client.clone();
         let url = self.url.clone();
         let auth = self.auth.clone();
         let cfg = self.cfg.clone();
+        let permanent_failure = self.permanent_failure.clone();
         // The span keeps the request's webhook id on the retry and failure log lines.
         self.tasks.spawn(
             async move {
                 let r = post_with_retries(&client, &url, &auth, &cfg, batch).await;
+                if r.as_ref().is_err_and(|f| !f.retried) {
+                    permanent_failure.store(true, Ordering::Release);
+                }
                 drop(permit);
                 r
             }
@@ -304,6 +322,16 @@ async fn post_with_retries(
             .await;
         let (text, retryable) = match res {
             Ok(resp) if resp.status().is_success() => return Ok(batch.events),
+            Ok(resp) if resp.status().is_redirection() => {
+                let text = redirect_text(url, &resp);
+                tracing::warn!(events = batch.events, error = %text, "batch not delivered");
+                return Err(Failure {
+                    events: batch.events,
+                    text,
+                    retried: false,
+                    redirect: true,
+                });
+            }
             Ok(resp) => {
                 let status = resp.status();
                 let body = resp.text().await.unwrap_or_default();
@@ -330,6 +358,7 @@ async fn post_with_retries(
                 events: batch.events,
                 text,
                 retried: retryable,
+                redirect: false,
             });
         }
         let base = cfg.retry_base.saturating_mul(1 << attempt.min(16));
@@ -341,7 +370,30 @@ async fn post_with_retries(
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The message of a redirect from the data plane. The client follows none: the real gateway
+/// never redirects, a 307/308 re-POST would hand the batch to whatever host `Location` names
+/// (outside `--allow-dataplane` too), and a 301/302/303 would turn into a body-less GET whose 200
+/// looked like an acknowledgement. Like a 4xx it is permanent: not retried, and parsing stops.
+fn redirect_text(url: &url::Url, resp: &reqwest::Response) -> String {
+    let status = resp.status().as_u16();
+    match resp
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+    {
+        Some(loc) => {
+            let to = url.join(loc).map_or_else(|_| loc.to_owned(), String::from);
+            format!(
+                "data plane answered {status} → {to}; use that URL as the Rudder Data Plane URL \
+                 (the hub does not follow redirects)"
+            )
+        }
+        None => format!("data plane answered {status} without a Location"),
+    }
+}
+
+/// An error and its sources, `: `-joined.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {

@@ -14,7 +14,6 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -22,6 +21,7 @@ use tracing::Instrument;
 
 use crate::Shared;
 use crate::actions::{ActionResponse, Attachment, ExecuteRequest, FormRequest, action_json};
+use crate::body::{Reservation, express_html, member, read_body, string_list, strings};
 use crate::version::Version;
 
 type AppState = Arc<Shared>;
@@ -38,6 +38,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/actions/{id}/oauth_check", get(oauth_check))
         .route("/actions/{id}/oauth_redirect", get(oauth_redirect))
         .route("/actions/{id}/oauth_token", post(oauth_token))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::origin::guard,
+        ))
         .layer(axum::middleware::from_fn(request_span))
         .with_state(shared)
 }
@@ -79,22 +83,6 @@ fn forbidden() -> Response {
 
 fn not_found_action() -> Response {
     json_error(StatusCode::NOT_FOUND, "No action found.")
-}
-
-fn express_html(status: StatusCode, text: &str) -> Response {
-    let esc = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    let body = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n<body>\n<pre>{esc}</pre>\n</body>\n</html>\n"
-    );
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response()
 }
 
 fn authorized(headers: &HeaderMap, s: &Shared) -> bool {
@@ -187,53 +175,23 @@ async fn one_action(
     }
 }
 
-/// Reads a body up to the push limit; above it, Express's 413 page.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, Response> {
-    let too_large = || {
-        express_html(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLargeError: request entity too large",
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(too_large());
-    }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Err(e) => Err(express_html(
-            StatusCode::BAD_REQUEST,
-            &format!("BadRequestError: request aborted ({e})"),
-        )),
-    }
-}
-
-fn deserialize_some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize)]
 struct ExecBody<'a> {
-    #[serde(rename = "type", default, deserialize_with = "deserialize_some")]
-    kind: Option<Value>,
-    #[serde(default)]
-    scheduled_plan: Option<Value>,
+    /// `Some("null")` when `type` is null: a missing and a null type get different errors.
+    #[serde(rename = "type", default, borrow, deserialize_with = "raw_some")]
+    kind: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    scheduled_plan: Option<&'a RawValue>,
     #[serde(default, borrow)]
     attachment: Option<AttachmentBody<'a>>,
-    #[serde(default)]
-    data: Option<Value>,
-    #[serde(default)]
-    form_params: Option<Value>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    form_params: Option<&'a RawValue>,
+}
+
+fn raw_some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -242,27 +200,6 @@ struct AttachmentBody<'a> {
     mimetype: Option<String>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
-}
-
-fn strings(v: Option<&Value>) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    if let Some(Value::Object(o)) = v {
-        for (k, v) in o {
-            match v {
-                Value::String(s) => {
-                    m.insert(k.clone(), s.clone());
-                }
-                Value::Number(n) => {
-                    m.insert(k.clone(), n.to_string());
-                }
-                Value::Bool(b) => {
-                    m.insert(k.clone(), b.to_string());
-                }
-                _ => {}
-            }
-        }
-    }
-    m
 }
 
 fn parse_json_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Response> {
@@ -282,7 +219,15 @@ async fn prelude(
     id: &str,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Arc<dyn crate::actions::Action>, Option<Version>, Bytes), Response> {
+) -> Result<
+    (
+        Arc<dyn crate::actions::Action>,
+        Option<Version>,
+        Bytes,
+        Reservation,
+    ),
+    Response,
+> {
     if !authorized(headers, s) {
         return Err(forbidden());
     }
@@ -290,8 +235,8 @@ async fn prelude(
     let Some(action) = s.registry.find(id, version.as_ref()).cloned() else {
         return Err(not_found_action());
     };
-    let bytes = read_body(body, headers, s.config.push_limit).await?;
-    Ok((action, version, bytes))
+    let (bytes, held) = read_body(body, headers, s.config.push_limit, Some(&s.bodies)).await?;
+    Ok((action, version, bytes, held))
 }
 
 async fn execute(
@@ -300,7 +245,7 @@ async fn execute(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (action, version, bytes) = match prelude(&s, &id, &headers, body).await {
+    let (action, version, bytes, held) = match prelude(&s, &id, &headers, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -326,18 +271,24 @@ async fn execute(
             .map(|t| format!("\"{t}\""))
             .collect::<Vec<_>>()
             .join(", ");
-        let kind = match &parsed.kind {
+        let kind = match parsed.kind.map(RawValue::get) {
             None => {
                 return json_error(
                     StatusCode::NOT_FOUND,
                     &format!("No request type specified. The request must be of type: {types}."),
                 );
             }
-            Some(Value::Null) => {
+            Some("null") => {
                 return json_error(StatusCode::NOT_FOUND, "Action did not specify a \"type\".");
             }
             Some(k) => {
-                let k = k.as_str().map_or_else(|| k.to_string(), str::to_owned);
+                // A string's text; anything else as its JSON (re-written compactly when small).
+                let k = crate::body::string(parsed.kind).unwrap_or_else(|| {
+                    match (k.len() <= 4096).then(|| serde_json::from_str::<Value>(k)) {
+                        Some(Ok(v)) => v.to_string(),
+                        _ => k.to_owned(),
+                    }
+                });
                 if !def.supported_action_types.contains(&k.as_str()) {
                     return json_error(
                         StatusCode::NOT_FOUND,
@@ -349,21 +300,14 @@ async fn execute(
                 k
             }
         };
-        let plan = parsed.scheduled_plan.as_ref();
-        let download_url = plan
-            .and_then(|p| p.get("download_url"))
-            .and_then(Value::as_str)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned);
-        let hidden_fields = plan
-            .and_then(|p| p.pointer("/query/vis_config/hidden_fields"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let plan = parsed.scheduled_plan;
+        let download_url = crate::body::string(plan.and_then(|p| member(p, "download_url")))
+            .filter(|u| !u.is_empty());
+        let hidden_fields = string_list(
+            plan.and_then(|p| member(p, "query"))
+                .and_then(|q| member(q, "vis_config"))
+                .and_then(|v| member(v, "hidden_fields")),
+        );
         let attachment = parsed.attachment.as_ref().and_then(|a| {
             let d = a.data.filter(|d| d.get() != "null")?;
             let start = d.get().as_ptr() as usize - bytes.as_ptr() as usize;
@@ -378,7 +322,7 @@ async fn execute(
                 "A streaming action was sent incompatible data. The action must have a download url or an attachment.",
             );
         }
-        let params = strings(parsed.data.as_ref());
+        let params = strings(parsed.data);
         if let Some(p) = def
             .params
             .iter()
@@ -395,7 +339,7 @@ async fn execute(
         ExecuteRequest {
             kind,
             params,
-            form_params: strings(parsed.form_params.as_ref()),
+            form_params: strings(parsed.form_params),
             hidden_fields,
             download_url,
             attachment,
@@ -412,6 +356,8 @@ async fn execute(
     keepalive_json(
         async move {
             let r: ActionResponse = fut.await;
+            // The body (inside the request) is gone: its share of the budget returns.
+            drop(held);
             tracing::info!(success = r.success, message = ?r.message, "executed");
             r.to_json()
         },
@@ -464,21 +410,29 @@ async fn form(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (action, version, bytes) = match prelude(&s, &id, &headers, body).await {
+    let (action, version, bytes, held) = match prelude(&s, &id, &headers, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let v: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
-        json!({})
+    #[derive(Deserialize, Default)]
+    struct FormBody<'a> {
+        #[serde(default, borrow)]
+        data: Option<&'a RawValue>,
+        #[serde(default, borrow)]
+        form_params: Option<&'a RawValue>,
+    }
+    let v: FormBody<'_> = if bytes.iter().all(u8::is_ascii_whitespace) {
+        FormBody::default()
     } else {
-        match parse_json_body(&bytes) {
-            Ok(v) => v,
+        match parse_json_body::<&RawValue>(&bytes) {
+            // A body that is JSON but not an object has no params (as with a Value before).
+            Ok(raw) => serde_json::from_str(raw.get()).unwrap_or_default(),
             Err(r) => return r,
         }
     };
     let req = FormRequest {
-        params: strings(v.get("data")),
-        form_params: strings(v.get("form_params")),
+        params: strings(v.data),
+        form_params: strings(v.form_params),
         looker_version: version,
     };
     if !action.has_form() {
@@ -495,7 +449,15 @@ async fn form(
         }))
         .into_response();
     }
-    keepalive_json(async move { action.form(&req).await }, s.config.keepalive)
+    drop(bytes);
+    keepalive_json(
+        async move {
+            let v = action.form(&req).await;
+            drop(held);
+            v
+        },
+        s.config.keepalive,
+    )
 }
 
 fn no_oauth() -> Response {
@@ -594,8 +556,8 @@ async fn oauth_token(
     let Some(o) = a.oauth().filter(|o| o.v2()) else {
         return no_oauth();
     };
-    let bytes = match read_body(body, &headers, 1 << 20).await {
-        Ok(b) => b,
+    let bytes = match read_body(body, &headers, 1 << 20, None).await {
+        Ok((b, _)) => b,
         Err(r) => return r,
     };
     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Object(Map::new()));

@@ -68,6 +68,14 @@ struct Serve {
     /// Largest request body in bytes (413 above); the official hub's 250 MB by default.
     #[arg(long, env = "ACTION_HUB_PUSH_LIMIT", default_value_t = hub::DEFAULT_PUSH_LIMIT)]
     push_limit: usize,
+    /// Largest Look row the hub reads into memory, in bytes. A larger row is skipped (never
+    /// buffered) and reported as a row error; the default is twice the gateway's request limit.
+    #[arg(long, env = "ACTION_HUB_MAX_ROW_BYTES", default_value_t = hub::parse::DEFAULT_MAX_VALUE_BYTES)]
+    max_row_bytes: usize,
+    /// Bytes of execute and form request bodies held in memory at once, across all requests.
+    /// A body that does not fit gets 503 (with Retry-After). At least --push-limit.
+    #[arg(long, env = "ACTION_HUB_BODY_BUDGET", default_value_t = hub::DEFAULT_BODY_BUDGET)]
+    body_budget: usize,
     /// Seconds between the `\n` keep-alives written before the JSON of long executes and forms.
     #[arg(long, env = "ACTION_HUB_JSON_KEEPALIVE_SEC", default_value_t = 30.0)]
     keepalive_secs: f64,
@@ -179,6 +187,8 @@ async fn main() -> anyhow::Result<()> {
         deterministic_message_ids: s.deterministic_message_ids,
         app_version: s.app_version,
         limits: s.limits.limits(1),
+        max_row_bytes: s.max_row_bytes,
+        body_budget: s.body_budget,
     };
     let listener = tokio::net::TcpListener::bind((s.host.as_str(), s.port))
         .await

@@ -548,7 +548,7 @@ async fn run_batch(
     comment: String,
     user: String,
 ) -> ActionResponse {
-    let mut input = match crate::rudder::Input::open(req, hub).await {
+    let mut input = match crate::input::Input::open(req, hub).await {
         Ok(i) => i,
         Err(e) => return ActionResponse::failed(e),
     };
@@ -578,11 +578,14 @@ async fn run_batch(
                     }
                     continue;
                 };
-                parser.insert(Parser::new(if first == b'[' {
-                    Format::Json
-                } else {
-                    Format::JsonDetail
-                }))
+                parser.insert(
+                    Parser::new(if first == b'[' {
+                        Format::Json
+                    } else {
+                        Format::JsonDetail
+                    })
+                    .with_max_value_bytes(hub.config.max_row_bytes),
+                )
             }
         };
         p.feed(&chunk);
@@ -600,6 +603,16 @@ async fn run_batch(
             match item {
                 Item::Fields(f) => field = tagged(&f),
                 Item::RanAt(_) => {}
+                Item::RowTooLarge { bytes } => {
+                    rows += 1;
+                    return fail(
+                        format!(
+                            "row {rows}: the row is {bytes} bytes, above the hub's {}-byte row limit",
+                            hub.config.max_row_bytes
+                        ),
+                        written,
+                    );
+                }
                 Item::Row(row) => {
                     rows += 1;
                     if field.is_none() && json_rows {

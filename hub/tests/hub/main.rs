@@ -6,9 +6,14 @@
 //! - `helpers`: spawns a hub and a recording data plane.
 
 mod actions;
+mod budget;
+mod fuzz;
 mod helpers;
 mod mapping;
+mod origin;
 mod parse;
+mod redirects;
+mod robustness;
 mod sending;
 mod server;
 mod writeback;

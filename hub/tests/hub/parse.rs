@@ -7,10 +7,14 @@ enum Got {
     Fields(Vec<String>),
     RanAt(Option<String>),
     Row(String),
+    TooLarge(u64),
 }
 
 fn collect(doc: &[u8], format: Format, chunk: usize) -> Result<Vec<Got>, ParseError> {
-    let mut p = Parser::new(format);
+    collect_with(Parser::new(format), doc, chunk)
+}
+
+fn collect_with(mut p: Parser, doc: &[u8], chunk: usize) -> Result<Vec<Got>, ParseError> {
     let mut got = Vec::new();
     let drain = |p: &mut Parser, got: &mut Vec<Got>| -> Result<(), ParseError> {
         while let Some(item) = p.next_item()? {
@@ -18,6 +22,7 @@ fn collect(doc: &[u8], format: Format, chunk: usize) -> Result<Vec<Got>, ParseEr
                 Item::Fields(f) => Got::Fields(f.all().map(|f| f.name.clone()).collect()),
                 Item::RanAt(r) => Got::RanAt(r),
                 Item::Row(r) => Got::Row(r.to_owned()),
+                Item::RowTooLarge { bytes } => Got::TooLarge(bytes),
             });
         }
         Ok(())
@@ -158,4 +163,87 @@ fn strings_with_escaped_quotes_and_brackets_do_not_break_rows() {
     let doc = br#"{"data":[{"a":{"value":"x\"}]\\"}},{"a":{"value":"]"}}]}"#;
     let got = collect(doc, Format::JsonDetail, 1).unwrap();
     assert_eq!(got.len(), 2);
+}
+
+/// Hardening finding 1: the parser only counts nesting, so no depth overflows its stack, in a
+/// row, in `fields` or in an ignored root key.
+#[test]
+fn nesting_of_any_depth_is_scanned_without_recursion() {
+    let n = 100_000;
+    let deep = format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let doc = format!(
+        r#"{{"pivots":{deep},"fields":{{"dimensions":[]}},"data":[{{"a":{{"value":{deep}}}}}]}}"#
+    );
+    for chunk in [7, 4096, usize::MAX] {
+        let got = collect(doc.as_bytes(), Format::JsonDetail, chunk).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(matches!(&got[1], Got::Row(r) if r.len() > 2 * n));
+    }
+    let bad_fields = format!(r#"{{"fields":{deep},"data":[]}}"#);
+    let err = collect(bad_fields.as_bytes(), Format::JsonDetail, 4096).unwrap_err();
+    assert!(err.message.contains("invalid `fields`"), "{}", err.message);
+}
+
+/// Hardening finding 4: a row above the limit is skipped to its end without being buffered,
+/// whatever the chunking, and the next rows come out whole; `fields` above it is an error, an
+/// ignored root key above it is skipped.
+#[test]
+fn rows_above_the_value_limit_are_skipped_and_reported_with_their_size() {
+    let big = format!(
+        r#"{{"a":{{"value":"{}","x":[{{"y":"]}}\""}}]}}}}"#,
+        "z".repeat(5_000)
+    );
+    let doc = format!(
+        r#"{{"fields":{{"dimensions":[]}},"pad":"{}","data":[{{"a":1}}, {big} ,{{"a":3}}]}}"#,
+        "p".repeat(3_000)
+    );
+    for chunk in [1, 3, 64, 999, usize::MAX] {
+        let p = Parser::new(Format::JsonDetail).with_max_value_bytes(1_000);
+        let got = collect_with(p, doc.as_bytes(), chunk).unwrap();
+        assert_eq!(
+            got[1..],
+            [
+                Got::Row(r#"{"a":1}"#.into()),
+                Got::TooLarge(big.len() as u64),
+                Got::Row(r#"{"a":3}"#.into())
+            ],
+            "chunk {chunk}"
+        );
+    }
+    let p = Parser::new(Format::JsonDetail).with_max_value_bytes(10);
+    let err = collect_with(p, doc.as_bytes(), 64).unwrap_err();
+    assert_eq!(
+        err.message,
+        "`fields` of the json_detail document is larger than 10 bytes, the hub's limit of one value"
+    );
+    // A truncated skipped row is still a truncated document.
+    let cut = &doc.as_bytes()[..doc.len() - 2_000];
+    let p = Parser::new(Format::JsonDetail).with_max_value_bytes(1_000);
+    let err = collect_with(p, cut, 100).unwrap_err();
+    assert!(
+        err.message.contains("input ended in row 2"),
+        "{}",
+        err.message
+    );
+}
+
+/// The parser's buffer stays near the limit while a huge row streams through.
+#[test]
+fn a_skipped_row_is_not_buffered() {
+    let mut p = Parser::new(Format::Json).with_max_value_bytes(4_096);
+    p.feed(b"[{\"a\":\"");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut peak = 0;
+    for _ in 0..200 {
+        p.feed(&chunk);
+        assert!(p.next_item().unwrap().is_none());
+        peak = peak.max(p.buffered());
+    }
+    p.feed(b"\"}]");
+    p.finish_input();
+    assert!(matches!(
+        p.next_item().unwrap(),
+        Some(Item::RowTooLarge { bytes }) if bytes == 200 * 64 * 1024 + 8
+    ));
+    assert!(peak <= 4_096 + 2 * 64 * 1024, "peak buffer {peak}");
 }

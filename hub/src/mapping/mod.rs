@@ -43,14 +43,30 @@
 //! `anonymousId`, `groupId`), `You must pass either an "anonymousId" or a "userId".`,
 //! `You must pass an "event".` (track), `You must pass a "groupId".` (group). Such a row yields
 //! [`RowError::Rejected`]; the caller decides whether the run continues (it does, like the SDK).
+//! A value nested deeper than [`MAX_DEPTH`] where the hub re-serialises it (RudderStack mode,
+//! clean-mode pivots) yields [`RowError::Unsendable`]: the row is not sent, the run continues.
+//!
+//! # Layout
+//! [`js`] emulates `JSON.stringify(JSON.parse(v))` (numbers, escapes, key order, lone
+//! surrogates) without recursion; [`raw`] has the borrowed helpers that read a row's members.
 
-use std::borrow::Cow;
+mod ids;
+mod js;
+mod raw;
+
 use std::fmt;
 use std::str::FromStr;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::Deserializer;
 use serde_json::value::RawValue;
+
+pub use js::{MAX_DEPTH, write_js_number, write_js_value, write_str};
+pub use raw::{Entries, parse_entries};
+
+use ids::{Kind, check_id_type, kind, write_clean_id, write_rs_id};
+use js::{Node, Tape, write_wtf8};
+use raw::write_compact;
 
 /// How rows become events. See the module docs for the exact differences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -269,6 +285,10 @@ pub enum RowError {
     /// The SDK-style validation rejected this row (the run continues).
     #[error("{0}")]
     Rejected(String),
+    /// The hub cannot send this row although it is valid JSON, e.g. a value nested deeper than
+    /// [`MAX_DEPTH`] (the run continues; the caller names the row).
+    #[error("{0}")]
+    Unsendable(String),
 }
 
 /// What [`Plan::map_row`] wrote.
@@ -362,7 +382,7 @@ impl Plan {
             // JavaScript objects list integer-like keys first, ascending.
             slots.sort_by_key(|s| {
                 let k: String = serde_json::from_slice(&s.key).unwrap_or_default();
-                array_index(&k).map_or((1, 0), |i| (0, i))
+                js::array_index(k.as_bytes()).map_or((1, 0), |i| (0, i))
             });
         }
         let user = first(TAG_USER_ID).map(|n| need(&n, &mut needed));
@@ -500,13 +520,13 @@ impl Plan {
 
         out.extend_from_slice(b"{\"userId\":");
         if rs {
-            write_rs_id(user, out);
+            write_rs_id(user, out)?;
         } else {
             write_clean_id(user, out);
         }
         out.extend_from_slice(b",\"anonymousId\":");
         match anon {
-            Anon::Raw(a) if rs => write_rs_id(a, out),
+            Anon::Raw(a) if rs => write_rs_id(a, out)?,
             Anon::Raw(a) => write_clean_id(a, out),
             Anon::Generate => match ctx.anonymous_id {
                 AnonymousId::Fixed(s) => write_str(s, out),
@@ -558,7 +578,8 @@ impl Plan {
                         let mut f = true;
                         // A flat value is its own `value`: a falsy one just gives `[]`.
                         if self.shape == RowShape::Cells {
-                            filter_json(cell, &self.id_names, &mut f, out)?;
+                            let tape = Tape::parse(cell.get())?;
+                            filter_json(&tape, tape.root(), &self.id_names, &mut f, out)?;
                         }
                         out.push(b']');
                     }
@@ -566,7 +587,10 @@ impl Plan {
             } else {
                 match value {
                     Some(v) => write_compact(v.get(), out),
-                    None => write_clean_pivot(cell, out)?,
+                    None => {
+                        let tape = Tape::parse(cell.get())?;
+                        write_clean_pivot(&tape, tape.root(), out);
+                    }
                 }
             }
         }
@@ -659,101 +683,6 @@ fn cell_value<'r>(cell: &'r RawValue, name: &str) -> Result<Option<&'r RawValue>
         .map(|(_, v)| *v))
 }
 
-/// The JavaScript truthiness and type of a raw JSON value (`None` = undefined).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Null,
-    Bool(bool),
-    Number(bool), // non-zero?
-    Str(bool),    // non-empty?
-    StrBlank,     // non-empty but whitespace only
-    Composite,
-}
-
-impl Kind {
-    fn truthy(self) -> bool {
-        matches!(
-            self,
-            Kind::Bool(true)
-                | Kind::Number(true)
-                | Kind::Str(true)
-                | Kind::StrBlank
-                | Kind::Composite
-        )
-    }
-    /// An id the gateway accepts (non-empty after trimming).
-    fn present_id(self) -> bool {
-        matches!(self, Kind::Number(_) | Kind::Str(true))
-    }
-}
-
-fn kind(v: Option<&RawValue>) -> Kind {
-    let Some(v) = v else { return Kind::Null };
-    let s = v.get();
-    match s.as_bytes().first() {
-        Some(b'n') | None => Kind::Null,
-        Some(b't') => Kind::Bool(true),
-        Some(b'f') => Kind::Bool(false),
-        Some(b'"') => {
-            if s.len() == 2 {
-                Kind::Str(false)
-            } else {
-                let text: Cow<str> = serde_json::from_str::<Key>(s)
-                    .map(|k| k.0)
-                    .unwrap_or_default();
-                if text.trim().is_empty() {
-                    Kind::StrBlank
-                } else {
-                    Kind::Str(true)
-                }
-            }
-        }
-        Some(b'{') | Some(b'[') => Kind::Composite,
-        Some(_) => Kind::Number(s.parse::<f64>().map(|f| f != 0.0).unwrap_or(true)),
-    }
-}
-
-fn check_id_type(name: &str, k: Kind) -> Result<(), RowError> {
-    if k.truthy() && matches!(k, Kind::Bool(_) | Kind::Composite) {
-        return Err(RowError::Rejected(format!(
-            "\"{name}\" must be a string or number."
-        )));
-    }
-    Ok(())
-}
-
-/// RudderStack mode id: truthy numbers stringified (as the SDK does), the rest as is.
-fn write_rs_id(v: Option<&RawValue>, out: &mut Vec<u8>) {
-    let Some(v) = v else {
-        out.extend_from_slice(b"null");
-        return;
-    };
-    match kind(Some(v)) {
-        Kind::Number(true) => {
-            out.push(b'"');
-            let _ = write_js_value(v, out);
-            out.push(b'"');
-        }
-        _ => {
-            let _ = write_js_value(v, out);
-        }
-    }
-}
-
-/// Clean mode id: numbers as strings (ids are strings in the event spec), strings as they are
-/// (`""` included), anything else null.
-fn write_clean_id(v: Option<&RawValue>, out: &mut Vec<u8>) {
-    match kind(v) {
-        Kind::Number(_) => {
-            out.push(b'"');
-            out.extend_from_slice(v.expect("number").get().trim().as_bytes());
-            out.push(b'"');
-        }
-        Kind::Str(_) | Kind::StrBlank => write_compact(v.expect("string").get(), out),
-        _ => out.extend_from_slice(b"null"),
-    }
-}
-
 fn write_value(v: &RawValue, mode: MappingMode, out: &mut Vec<u8>) -> Result<(), RowError> {
     match mode {
         MappingMode::RudderStack => write_js_value(v, out),
@@ -767,358 +696,64 @@ fn write_value(v: &RawValue, mode: MappingMode, out: &mut Vec<u8>) -> Result<(),
 /// The fork's `filterJson`: walks an object's (or array's) keys in JavaScript order; a `value`
 /// key ends the walk of that object with `{parentKey: value}`; any other key that is not an id
 /// field name is walked recursively and its result (`{}` when it had no `value`) pushed.
-fn filter_json<'r>(
-    v: &'r RawValue,
+/// The recursion is as deep as the tape, which [`js::MAX_DEPTH`] bounds.
+fn filter_json(
+    tape: &Tape<'_>,
+    node: usize,
     ids: &[String],
     first: &mut bool,
     out: &mut Vec<u8>,
-) -> Result<Option<&'r RawValue>, RowError> {
-    let Some(entries) = js_entries(v)? else {
+) -> Result<Option<usize>, RowError> {
+    let Some(entries) = tape.js_entries(node) else {
         return Ok(None);
     };
     for (k, child) in entries {
-        if k == "value" {
+        if k.as_ref() == b"value" {
             return Ok(Some(child));
         }
-        if ids.iter().any(|i| *i == k) {
+        if ids.iter().any(|i| i.as_bytes() == k.as_ref()) {
             continue;
         }
-        let res = filter_json(child, ids, first, out)?;
+        let res = filter_json(tape, child, ids, first, out)?;
         sep(first, out);
         out.push(b'{');
         if let Some(r) = res {
-            write_str(&k, out);
+            write_wtf8(&k, out);
             out.push(b':');
-            write_js_value(r, out)?;
+            tape.write(r, out)?;
         }
         out.push(b'}');
     }
     Ok(None)
 }
 
-/// Clean pivots: `{pivot_key: value}`, nested pivots recursively; a cell without `value` and
-/// without object members is `null`.
-fn write_clean_pivot(cell: &RawValue, out: &mut Vec<u8>) -> Result<(), RowError> {
-    let entries = parse_entries(cell.get())
-        .map_err(|e| RowError::Malformed(format!("invalid cell: {e}")))?
-        .unwrap_or_default();
-    let pivots: Vec<_> = entries
-        .iter()
-        .filter(|(_, v)| v.get().starts_with('{'))
-        .collect();
-    if pivots.is_empty() {
+/// Clean pivots: `{pivot_key: value}`, nested pivots recursively (as deep as the tape, which
+/// [`js::MAX_DEPTH`] bounds); a cell without `value` and without object members is `null`.
+fn write_clean_pivot(tape: &Tape<'_>, node: usize, out: &mut Vec<u8>) {
+    let members: &[_] = match tape.node(node) {
+        Node::Object(m) => m,
+        _ => &[],
+    };
+    let is_obj = |x: usize| matches!(tape.node(x), Node::Object(_));
+    if !members.iter().any(|(_, v)| is_obj(*v)) {
         out.extend_from_slice(b"null");
-        return Ok(());
+        return;
     }
     out.push(b'{');
     let mut first = true;
-    for (k, v) in pivots {
+    for (k, v) in members.iter().filter(|(_, v)| is_obj(*v)) {
         sep(&mut first, out);
-        write_str(k, out);
+        write_wtf8(k, out);
         out.push(b':');
-        match cell_value(v, k)? {
-            Some(x) => write_compact(x.get(), out),
-            None => write_clean_pivot(v, out)?,
+        // JSON.parse keeps the last duplicate `value`.
+        let value = match tape.node(*v) {
+            Node::Object(m) => m.iter().rev().find(|(k, _)| k.as_ref() == b"value"),
+            _ => None,
+        };
+        match value {
+            Some((_, x)) => write_compact(tape.raw(*x), out),
+            None => write_clean_pivot(tape, *v, out),
         }
     }
     out.push(b'}');
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Borrowed JSON helpers.
-
-/// An object key or string, borrowed when it has no escapes.
-#[derive(Debug, Default)]
-pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-pub type Entries<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
-
-/// Members of a JSON object (in document order, duplicates kept), or `None` if `s` is not an
-/// object.
-pub fn parse_entries(s: &str) -> Result<Option<Entries<'_>>, serde_json::Error> {
-    if !s.trim_start().starts_with('{') {
-        // Still validate that it is JSON.
-        let _: &RawValue = serde_json::from_str(s)?;
-        return Ok(None);
-    }
-    struct Obj<'a>(Entries<'a>);
-    impl<'de> Deserialize<'de> for Obj<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Obj<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-                    let mut v = Vec::with_capacity(m.size_hint().unwrap_or(8));
-                    while let Some((k, val)) = m.next_entry::<Key<'de>, &'de RawValue>()? {
-                        v.push((k.0, val));
-                    }
-                    Ok(Obj(v))
-                }
-            }
-            d.deserialize_map(V)
-        }
-    }
-    Ok(Some(serde_json::from_str::<Obj<'_>>(s)?.0))
-}
-
-fn parse_array(s: &str) -> Result<Vec<&RawValue>, serde_json::Error> {
-    struct Arr<'a>(Vec<&'a RawValue>);
-    impl<'de> Deserialize<'de> for Arr<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Arr<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a JSON array")
-                }
-                fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
-                    let mut v = Vec::new();
-                    while let Some(x) = s.next_element::<&'de RawValue>()? {
-                        v.push(x);
-                    }
-                    Ok(Arr(v))
-                }
-            }
-            d.deserialize_seq(V)
-        }
-    }
-    Ok(serde_json::from_str::<Arr<'_>>(s)?.0)
-}
-
-/// An object's or array's members as JavaScript's `for…in` lists them after `JSON.parse`:
-/// duplicate keys collapse (last value, first position), integer-like keys first in ascending
-/// order, then the rest in document order. `None` for scalars.
-fn js_entries(v: &RawValue) -> Result<Option<Entries<'_>>, RowError> {
-    let s = v.get();
-    let bad = |e: serde_json::Error| RowError::Malformed(format!("invalid JSON value: {e}"));
-    match s.as_bytes().first() {
-        Some(b'[') => Ok(Some(
-            parse_array(s)
-                .map_err(bad)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, x)| (Cow::Owned(i.to_string()), x))
-                .collect(),
-        )),
-        Some(b'{') => {
-            let raw = parse_entries(s).map_err(bad)?.unwrap_or_default();
-            let mut dedup: Entries<'_> = Vec::with_capacity(raw.len());
-            for (k, x) in raw {
-                if let Some(e) = dedup.iter_mut().find(|(dk, _)| *dk == k) {
-                    e.1 = x;
-                } else {
-                    dedup.push((k, x));
-                }
-            }
-            dedup.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |i| (0, i)));
-            Ok(Some(dedup))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// `Some(n)` if `k` is a canonical array index (what JavaScript orders first).
-fn array_index(k: &str) -> Option<u64> {
-    if k.is_empty() || k.len() > 10 || !k.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if k.len() > 1 && k.starts_with('0') {
-        return None;
-    }
-    let n: u64 = k.parse().ok()?;
-    (n < u64::from(u32::MAX)).then_some(n)
-}
-
-/// Writes a string as a JSON string, escaped the way `JSON.stringify` escapes.
-pub fn write_str(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(esc);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-/// Copies a JSON value, dropping insignificant whitespace.
-pub(crate) fn write_compact(s: &str, out: &mut Vec<u8>) {
-    let b = s.as_bytes();
-    if !b.iter().any(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t')) {
-        out.extend_from_slice(b);
-        return;
-    }
-    let mut in_str = false;
-    let mut esc = false;
-    for &c in b {
-        if in_str {
-            out.push(c);
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
-        } else if c == b'"' {
-            in_str = true;
-            out.push(c);
-        } else if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
-            out.push(c);
-        }
-    }
-}
-
-/// Writes a JSON value as `JSON.stringify(JSON.parse(v))` would: JavaScript number formatting
-/// (numbers are doubles), `JSON.stringify` string escapes, JavaScript key order.
-pub fn write_js_value(v: &RawValue, out: &mut Vec<u8>) -> Result<(), RowError> {
-    let s = v.get();
-    match s.as_bytes().first() {
-        Some(b'"') => {
-            if !s.contains('\\') {
-                out.extend_from_slice(s.as_bytes());
-            } else {
-                let k: Key<'_> = serde_json::from_str(s)
-                    .map_err(|e| RowError::Malformed(format!("invalid string: {e}")))?;
-                write_str(&k.0, out);
-            }
-        }
-        Some(b't' | b'f' | b'n') => out.extend_from_slice(s.as_bytes()),
-        Some(b'{') => {
-            out.push(b'{');
-            let mut first = true;
-            for (k, x) in js_entries(v)?.unwrap_or_default() {
-                sep(&mut first, out);
-                write_str(&k, out);
-                out.push(b':');
-                write_js_value(x, out)?;
-            }
-            out.push(b'}');
-        }
-        Some(b'[') => {
-            out.push(b'[');
-            let mut first = true;
-            for x in
-                parse_array(s).map_err(|e| RowError::Malformed(format!("invalid array: {e}")))?
-            {
-                sep(&mut first, out);
-                write_js_value(x, out)?;
-            }
-            out.push(b']');
-        }
-        _ => {
-            let b = s.as_bytes();
-            let digits = b.strip_prefix(b"-").unwrap_or(b);
-            let simple = !digits.is_empty()
-                && digits.len() <= 15
-                && digits.iter().all(u8::is_ascii_digit)
-                && (digits[0] != b'0' || digits.len() == 1)
-                && s != "-0";
-            if simple {
-                out.extend_from_slice(b);
-            } else {
-                let f: f64 = s
-                    .parse()
-                    .map_err(|_| RowError::Malformed(format!("invalid number {s}")))?;
-                write_js_number(f, out);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `Number.prototype.toString()` for finite doubles (what `JSON.stringify` writes).
-pub fn write_js_number(f: f64, out: &mut Vec<u8>) {
-    if f == 0.0 {
-        out.push(b'0');
-        return;
-    }
-    if !f.is_finite() {
-        out.extend_from_slice(b"null");
-        return;
-    }
-    let mut buf = ryu::Buffer::new();
-    let r = buf.format_finite(f.abs());
-    let (mant, exp) = match r.find('e') {
-        Some(i) => (&r[..i], r[i + 1..].parse::<i32>().unwrap_or(0)),
-        None => (r, 0),
-    };
-    let point = mant.find('.').unwrap_or(mant.len()) as i32;
-    let mut digits: Vec<u8> = mant.bytes().filter(|c| *c != b'.').collect();
-    let lead = digits.iter().take_while(|c| **c == b'0').count();
-    digits.drain(..lead);
-    while digits.last() == Some(&b'0') {
-        digits.pop();
-    }
-    let n = point - lead as i32 + exp; // value = 0.d1d2… × 10^n
-    let k = digits.len() as i32;
-    if f < 0.0 {
-        out.push(b'-');
-    }
-    if k <= n && n <= 21 {
-        out.extend_from_slice(&digits);
-        out.extend(std::iter::repeat_n(b'0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        out.extend_from_slice(&digits[..n as usize]);
-        out.push(b'.');
-        out.extend_from_slice(&digits[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat_n(b'0', (-n) as usize));
-        out.extend_from_slice(&digits);
-    } else {
-        out.push(digits[0]);
-        if k > 1 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[1..]);
-        }
-        out.push(b'e');
-        let e = n - 1;
-        out.push(if e < 0 { b'-' } else { b'+' });
-        let mut ib = itoa::Buffer::new();
-        out.extend_from_slice(ib.format(e.unsigned_abs()).as_bytes());
-    }
 }

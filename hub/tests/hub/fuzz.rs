@@ -1,0 +1,409 @@
+//! Fuzzing the parsers that see untrusted bytes (hardening issue, finding 6): the incremental
+//! Look parser, the attachment unescaper and the mapping. `cargo fuzz` needs nightly, so these
+//! are proptests with arbitrary bytes and structure-aware generators (JSON with random escapes,
+//! lone surrogates, deep nesting, truncations and byte flips).
+//!
+//! The property: no panic, no hang (each case runs on a thread with a deadline), an error or a
+//! valid result; the parser gives the same result in any chunking; the unescaper agrees with
+//! serde_json; every event the mapping writes parses as JSON.
+//!
+//! `FUZZ_CASES` sets the cases per property (256 by default, so `cargo test` stays short). The
+//! long run: `FUZZ_CASES=100000 cargo test -j 1 --release -p hub --test hub fuzz`.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use hub::mapping::{AnonymousId, CallType, Field, Fields, MapContext, MappingMode, map_row};
+use hub::parse::{Format, Item, Parser, unescape_chunk};
+
+fn cases() -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
+/// Runs every case of `strategy` through `check` on a thread with a deadline: a case that
+/// does not finish in 20 s is a hang and fails the test.
+fn fuzz<S>(name: &str, strategy: S, check: fn(S::Value) -> Result<(), TestCaseError>)
+where
+    S: Strategy,
+    S::Value: Send + 'static,
+{
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let started = std::time::Instant::now();
+    let result = runner.run(&strategy, |input| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let _ = tx.send(check(input));
+            })
+            .expect("thread");
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(TestCaseError::fail("hang: over 20 s")),
+            // The thread panicked: a failure, with the panic printed above.
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(TestCaseError::fail("panic")),
+        }
+    });
+    eprintln!(
+        "fuzz {name}: {} cases in {:.1} s",
+        cases(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Err(e) = result {
+        panic!("fuzz {name}: {e}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators.
+
+/// A valid piece of a JSON string's content: plain text and every kind of escape, surrogates
+/// (lone, paired, or a high one before a non-low escape) included.
+fn valid_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        5 => "[a-zA-Z0-9 ,:{}\\[\\]é€😀]{0,6}",
+        2 => prop::sample::select(vec!["\\n", "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\r", "\\t"])
+            .prop_map(str::to_owned),
+        2 => (0u32..0x10000).prop_map(|u| format!("\\u{u:04x}")),
+        3 => (0xD800u32..0xE000).prop_map(|u| format!("\\u{u:04X}")),
+        1 => (0xD800u32..0xDC00, 0xDC00u32..0xE000).prop_map(|(h, l)| format!("\\u{h:04x}\\u{l:04x}")),
+        1 => (0xD800u32..0xDC00).prop_map(|h| format!("\\u{h:04x}\\n\\u{h:04x}\\u0041")),
+    ]
+}
+
+/// Any piece: valid ones, and invalid ones (a bad escape, raw control bytes, a cut `\u`, a
+/// quote or backslash alone).
+fn string_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        12 => valid_piece(),
+        1 => prop::sample::select(vec!["\\x", "\\u12", "\\u+fff", "\u{1}", "\\", "\""])
+            .prop_map(str::to_owned),
+    ]
+}
+
+/// A JSON string literal, nearly always valid.
+fn json_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        30 => prop::collection::vec(valid_piece(), 0..6),
+        1 => prop::collection::vec(string_piece(), 1..6),
+    ]
+    .prop_map(|p| format!("\"{}\"", p.concat()))
+}
+
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        prop::sample::select(vec![
+            "0",
+            "-0",
+            "1.50",
+            "1e400",
+            "123456789012345678901234567890",
+            "0.000001"
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// JSON text, valid or nearly: scalars, arrays and objects (duplicate and integer-like keys
+/// likely), with a chance of very deep nesting.
+fn json_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        json_string(),
+        number(),
+        prop::sample::select(vec!["true", "false", "null"]).prop_map(str::to_owned),
+    ];
+    let tree = leaf.prop_recursive(5, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec(
+                (
+                    prop_oneof![
+                        json_string(),
+                        prop::sample::select(vec![
+                            "\"value\"",
+                            "\"0\"",
+                            "\"7\"",
+                            "\"a\"",
+                            "\"links\"",
+                            "\"u.id\""
+                        ])
+                        .prop_map(str::to_owned)
+                    ],
+                    inner
+                ),
+                0..5
+            )
+            .prop_map(|m| {
+                let members: Vec<String> = m.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    });
+    prop_oneof![
+        8 => tree,
+        1 => (1usize..3000).prop_map(|n| format!("{}1{}", "[".repeat(n), "]".repeat(n))),
+        1 => (1usize..1000).prop_map(|n| format!("{}{}", "{\"value\":".repeat(n), "}".repeat(n))),
+    ]
+}
+
+/// A cell as json_detail writes it, or something else in its place.
+fn cell() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop_oneof![json_string(), number()].prop_map(|v| format!("{{\"value\":{v}}}")),
+        4 => json_value().prop_map(|v| format!("{{\"value\":{v}}}")),
+        1 => (json_value(), json_value()).prop_map(|(r, v)| format!("{{\"rendered\":{r},\"links\":[{{\"url\":{r}}}],\"value\":{v}}}")),
+        1 => (json_value(), json_value()).prop_map(|(a, b)| format!("{{\"2019\":{{\"value\":{a}}},\"2020\":{b}}}")),
+        1 => json_value(),
+    ]
+}
+
+const NAMES: [&str; 6] = ["u.id", "u.anon", "u.email", "u.group", "u.x", "u.y"];
+
+fn row() -> impl Strategy<Value = String> {
+    prop::collection::vec(cell(), 6).prop_map(|cells| {
+        let members: Vec<String> = NAMES
+            .iter()
+            .zip(cells)
+            .map(|(n, c)| format!("\"{n}\":{c}"))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    })
+}
+
+/// Damages a document: cut it short, flip a byte, or leave it.
+fn damaged(doc: String) -> impl Strategy<Value = Vec<u8>> {
+    let len = doc.len().max(1);
+    prop_oneof![
+        3 => Just(doc.clone().into_bytes()),
+        1 => (0..len).prop_map({
+            let d = doc.clone();
+            move |cut| d.as_bytes()[..cut.min(d.len())].to_vec()
+        }),
+        1 => (0..len, any::<u8>()).prop_map(move |(at, b)| {
+            let mut v = doc.clone().into_bytes();
+            if let Some(x) = v.get_mut(at) {
+                *x = b;
+            }
+            v
+        }),
+    ]
+}
+
+fn document() -> impl Strategy<Value = Vec<u8>> {
+    let detail = (prop::collection::vec(row(), 0..4), json_value(), json_value()).prop_map(
+        |(rows, pad, ran_at)| {
+            format!(
+                "{{\"pivots\":{pad},\"fields\":{{\"dimensions\":[{{\"name\":\"u.id\",\"tags\":[\"user_id\"]}}]}},\"ran_at\":{ran_at},\"data\":[{}]}}",
+                rows.join(",")
+            )
+        },
+    );
+    let flat = prop::collection::vec(json_value(), 0..4).prop_map(|v| {
+        let rows: Vec<String> = v.iter().map(|x| format!("{{\"user_id\":{x}}}")).collect();
+        format!("[{}]", rows.join(", "))
+    });
+    prop_oneof![
+        4 => prop_oneof![detail, flat].prop_flat_map(damaged),
+        1 => prop::collection::vec(any::<u8>(), 0..400),
+        1 => prop::collection::vec(
+            prop::sample::select(b"{}[]\",:\\ ntrue0-1e".to_vec()),
+            0..400
+        ),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties.
+
+#[derive(Debug, PartialEq)]
+enum Got {
+    Fields(usize),
+    RanAt(Option<String>),
+    Row(String),
+    TooLarge(u64),
+}
+
+/// Feeds `doc` in chunks of `chunk` bytes; every step is bounded, so a hang is a parser loop.
+fn parse_all(doc: &[u8], format: Format, chunk: usize, max: usize) -> Result<Vec<Got>, String> {
+    let mut p = Parser::new(format).with_max_value_bytes(max);
+    let mut got = Vec::new();
+    let drain = |p: &mut Parser, got: &mut Vec<Got>| -> Result<(), String> {
+        while let Some(item) = p.next_item().map_err(|e| e.message)? {
+            got.push(match item {
+                Item::Fields(f) => Got::Fields(f.all().count()),
+                Item::RanAt(r) => Got::RanAt(r),
+                Item::Row(r) => Got::Row(r.to_owned()),
+                Item::RowTooLarge { bytes } => Got::TooLarge(bytes),
+            });
+            if got.len() > doc.len() + 2 {
+                return Err("more items than bytes: a loop".into());
+            }
+        }
+        Ok(())
+    };
+    for c in doc.chunks(chunk.max(1)) {
+        p.feed(c);
+        drain(&mut p, &mut got)?;
+    }
+    p.finish_input();
+    drain(&mut p, &mut got)?;
+    p.finish().map_err(|e| e.message)?;
+    Ok(got)
+}
+
+#[test]
+fn fuzz_the_incremental_parser() {
+    let strategy = (
+        document(),
+        1usize..64,
+        prop::sample::select(vec![16usize, 200, 1 << 20]),
+    );
+    fuzz("parser", strategy, |(doc, chunk, max)| {
+        for format in [Format::JsonDetail, Format::Json] {
+            let whole = parse_all(&doc, format, usize::MAX, max);
+            let chunked = parse_all(&doc, format, chunk, max);
+            let bytewise = parse_all(&doc, format, 1, max);
+            if let Err(e) = &whole {
+                prop_assert!(!e.is_empty());
+            }
+            // The same items in any chunking (an error may be found at another point, but an
+            // error it is).
+            match (&whole, &chunked, &bytewise) {
+                (Ok(a), Ok(b), Ok(c)) => {
+                    prop_assert_eq!(a, b);
+                    prop_assert_eq!(a, c);
+                }
+                (Err(_), Err(_), Err(_)) => {}
+                _ => prop_assert!(
+                    false,
+                    "chunking changed the outcome: {whole:?} / {chunked:?} / {bytewise:?}"
+                ),
+            }
+            if let Ok(items) = &whole {
+                for i in items {
+                    if let Got::Row(r) = i {
+                        prop_assert!(r.len() <= max, "a row above the limit came out whole");
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+}
+
+fn unescape_all(src: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    let mut chunk = Vec::new();
+    while pos < src.len() {
+        let before = pos;
+        chunk.clear();
+        unescape_chunk(src, &mut pos, &mut chunk, max)?;
+        if pos == before {
+            return Err("no progress: a loop".into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+#[test]
+fn fuzz_the_attachment_unescaper() {
+    let content = prop_oneof![
+        3 => prop::collection::vec(string_piece(), 0..40).prop_map(|p| p.concat().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..300),
+    ];
+    fuzz("unescaper", (content, 1usize..50), |(src, max)| {
+        let whole = unescape_all(&src, usize::MAX);
+        let chunked = unescape_all(&src, max);
+        prop_assert_eq!(&whole, &chunked, "chunking changed the result");
+        // Where serde_json reads the same content as a string, the bytes agree.
+        let lit = [b"\"".as_slice(), &src, b"\""].concat();
+        if let Ok(s) = serde_json::from_slice::<String>(&lit) {
+            prop_assert_eq!(whole.as_deref(), Ok(s.as_bytes()));
+        }
+        Ok(())
+    });
+}
+
+fn ctx(call: CallType, mode: MappingMode) -> MapContext<'static> {
+    MapContext {
+        event: Some("e"),
+        anonymous_id: AnonymousId::Random,
+        ..MapContext::example(call, mode)
+    }
+}
+
+#[test]
+fn fuzz_the_mapping_every_event_parses_as_json() {
+    let rows = prop_oneof![
+        8 => row(),
+        1 => json_value(),
+        1 => prop::collection::vec(any::<u8>(), 0..200).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+    ];
+    // The rows the hub maps come out of the parser, which hands over only JSON; others are
+    // mapped too (the mapping must refuse them, not panic).
+    fuzz("mapping", rows, |row| {
+        let fields = fields_for_fuzz();
+        for call in [CallType::Identify, CallType::Track, CallType::Group] {
+            for mode in [MappingMode::RudderStack, MappingMode::Clean] {
+                let mut out = b"prefix".to_vec();
+                match map_row(&fields, &row, &ctx(call, mode), &mut out) {
+                    Ok(m) => {
+                        let event = &out[6..];
+                        let text = std::str::from_utf8(event);
+                        prop_assert!(text.is_ok(), "not UTF-8");
+                        let parsed = serde_json::from_slice::<serde::de::IgnoredAny>(event);
+                        prop_assert!(
+                            parsed.is_ok(),
+                            "{call:?} {mode:?}: invalid JSON {:?} from row {row}",
+                            text.unwrap()
+                        );
+                        prop_assert!(m.sent_at.1 <= out.len());
+                    }
+                    Err(e) => {
+                        prop_assert!(!e.to_string().is_empty());
+                        prop_assert_eq!(
+                            &out,
+                            b"prefix",
+                            "a failed row leaves the buffer as it was"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+}
+
+fn fields_for_fuzz() -> Fields {
+    Fields {
+        dimensions: NAMES[..5]
+            .iter()
+            .zip([
+                &["user_id"][..],
+                &["rudder_anonymous_id"],
+                &["email"],
+                &["rudder_group_id"],
+                &[],
+            ])
+            .map(|(n, t)| Field::new(n, t))
+            .collect(),
+        measures: vec![Field::new("u.y", &[])],
+        ..Fields::default()
+    }
+}
