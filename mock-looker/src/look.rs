@@ -487,7 +487,7 @@ impl Look {
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Look, LookError> {
         crate::yaml::check_nesting(text).map_err(|e| LookError::Parse {
             path: origin.into(),
-            message: e.to_string(),
+            message: format!("line {} column {}: {e}", e.line, e.column),
         })?;
         let def: LookDef = serde_norway::from_str(text).map_err(|e| LookError::Parse {
             path: origin.into(),

@@ -17,9 +17,7 @@ pub const MAX_FLOW_DEPTH: usize = 256;
 
 /// A file whose flow collections nest deeper than [`MAX_FLOW_DEPTH`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "line {line} column {column}: flow collections ([…] or {{…}}) nested deeper than {MAX_FLOW_DEPTH} levels"
-)]
+#[error("flow collections ([…] or {{…}}) nested deeper than {MAX_FLOW_DEPTH} levels")]
 pub struct TooDeep {
     /// 1-based line of the bracket that went past the limit.
     pub line: usize,
