@@ -71,8 +71,12 @@ pub fn clip_bytes(bytes: &[u8], limit: usize) -> String {
     while n > 0 && bytes[n] & 0xC0 == 0x80 {
         n -= 1;
     }
-    let mut s = String::from_utf8_lossy(&bytes[..n]).into_owned();
-    s.push_str(&marker(bytes.len() - n));
+    let kept = String::from_utf8_lossy(&bytes[..n]);
+    let marker = marker(bytes.len() - n);
+    // Exactly sized: pushing the marker onto the kept text would double its capacity.
+    let mut s = String::with_capacity(kept.len() + marker.len());
+    s.push_str(&kept);
+    s.push_str(&marker);
     s
 }
 
@@ -90,6 +94,7 @@ fn clip_string(s: &mut String, limit: usize) {
         let dropped = s.len() - n;
         s.truncate(n);
         s.push_str(&marker(dropped));
+        s.shrink_to_fit();
     }
 }
 
@@ -269,22 +274,23 @@ impl Journal {
     }
 }
 
-/// Heap bytes an entry holds, roughly: its texts plus a fixed cost per text and per entry.
+/// Heap bytes an entry holds, roughly: its texts (their capacity, which is what they occupy)
+/// plus a fixed cost per text and per entry.
 fn estimated_size(e: &JournalEntry) -> usize {
     const PER_TEXT: usize = 32;
-    let text = |s: &str| s.len() + PER_TEXT;
+    let text = |s: &String| s.capacity() + PER_TEXT;
     256 + text(&e.at)
         + text(&e.kind)
         + text(&e.method)
         + text(&e.url)
         + text(&e.request_body)
         + text(&e.response_body)
-        + e.failure.as_deref().map_or(0, text)
+        + e.failure.as_ref().map_or(0, text)
         + e.request_headers
             .iter()
             .map(|(k, v)| text(k) + text(v))
             .sum::<usize>()
-        + e.oauth_links.iter().map(|l| text(l)).sum::<usize>()
+        + e.oauth_links.iter().map(text).sum::<usize>()
         + e.breaches
             .iter()
             .map(|b| text(&b.request) + text(&b.rule) + text(&b.json_path) + text(&b.detail))
@@ -301,6 +307,9 @@ mod tests {
         assert_eq!(clip_bytes(b"abcdef", 4), "abcd…[2 bytes dropped]");
         // "é" is two bytes: a cut inside it backs up to before it.
         assert_eq!(clip_bytes("aé".as_bytes(), 2), "a…[2 bytes dropped]");
+        // The journal's budget counts capacity: a cut body must not hold twice its size.
+        let cut = clip_bytes(&[b'x'; 100_000], 16 * 1024);
+        assert_eq!(cut.capacity(), cut.len());
         let mut s = "xyzé".to_owned();
         clip_string(&mut s, 4);
         assert_eq!(s, "xyz…[2 bytes dropped]");
