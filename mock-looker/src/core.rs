@@ -14,6 +14,8 @@ use crate::action::Action;
 use crate::activity::{ActivityLog, EventInput};
 use crate::contract::{self, Breach, ExecuteAnswer, Judge};
 use crate::format::{Format, LookChunks, WriteOptions, write_json_str};
+pub use crate::journal::JournalEntry;
+use crate::journal::{Journal, Limits as JournalLimits};
 use crate::look::Look;
 
 /// Looker's id of an action of a hub (`<hub>::<action>`): what per-user state is kept under.
@@ -49,6 +51,13 @@ pub struct Config {
     pub max_redirects: usize,
     /// Header-read and idle timeouts and the connection limit of the mock's own server.
     pub limits: serving::Limits,
+    /// Journal entries kept, oldest dropped first (see [`crate::journal`]).
+    pub journal_entries: usize,
+    /// Bytes kept of each body (and other text) of a journal entry; the rest is replaced by a
+    /// marker saying how many bytes were dropped.
+    pub journal_body_bytes: usize,
+    /// Estimated bytes the whole journal may hold, oldest entries dropped first.
+    pub journal_bytes: usize,
 }
 
 impl Default for Config {
@@ -66,6 +75,9 @@ impl Default for Config {
             instance_id: None,
             max_redirects: 5,
             limits: serving::Limits::default(),
+            journal_entries: crate::journal::DEFAULT_JOURNAL_ENTRIES,
+            journal_body_bytes: crate::journal::DEFAULT_JOURNAL_BODY_BYTES,
+            journal_bytes: crate::journal::DEFAULT_JOURNAL_BYTES,
         }
     }
 }
@@ -255,28 +267,6 @@ pub struct SendOutcome {
     pub timings: Timings,
 }
 
-/// One exchange with a hub, as recorded (tokens and sensitive params masked).
-#[derive(Debug, Clone, Serialize)]
-pub struct JournalEntry {
-    pub id: u64,
-    pub at: String,
-    /// list, form, execute, download, state.
-    pub kind: String,
-    pub method: String,
-    pub url: String,
-    pub request_headers: Vec<(String, String)>,
-    /// Request body (first 64 KiB; masked).
-    pub request_body: String,
-    pub request_bytes: u64,
-    pub status: Option<u16>,
-    /// Answer body (first 64 KiB).
-    pub response_body: String,
-    pub failure: Option<String>,
-    pub breaches: Vec<Breach>,
-    pub elapsed_ms: u64,
-    pub oauth_links: Vec<String>,
-}
-
 pub(crate) struct DownloadEntry {
     pub look: Look,
     pub format: Format,
@@ -296,7 +286,6 @@ pub(crate) struct State {
     pub state_tokens: HashMap<String, (String, String)>,
     /// (user id, integration id) -> state_json.
     pub user_state: HashMap<(String, String), String>,
-    pub journal: Vec<JournalEntry>,
     pub next_hub: u64,
 }
 
@@ -308,6 +297,8 @@ pub(crate) struct Core {
     pub client_id: String,
     pub client_secret: String,
     pub state: Mutex<State>,
+    /// Every exchange with a hub, bounded (its own lock: recording never waits for the state).
+    pub journal: Journal,
     pub activity: ActivityLog,
     pub schedules: crate::schedule::Schedules,
     pub api: crate::api::ApiState,
@@ -323,17 +314,6 @@ pub(crate) fn now_iso() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3f+00:00")
         .to_string()
-}
-
-const JOURNAL_BODY_LIMIT: usize = 64 * 1024;
-
-fn clip(bytes: &[u8]) -> String {
-    let n = bytes.len().min(JOURNAL_BODY_LIMIT);
-    let mut s = String::from_utf8_lossy(&bytes[..n]).into_owned();
-    if bytes.len() > n {
-        s.push_str(&format!("…[{} more bytes]", bytes.len() - n));
-    }
-    s
 }
 
 /// The answer to one request, read with Looker's patience and size limit.
@@ -393,6 +373,11 @@ impl Core {
                 looks,
                 next_hub: 1,
                 ..State::default()
+            }),
+            journal: Journal::new(JournalLimits {
+                entries: config.journal_entries,
+                body_bytes: config.journal_body_bytes,
+                bytes: config.journal_bytes,
             }),
             activity: ActivityLog::default(),
             schedules: Default::default(),
@@ -536,14 +521,8 @@ impl Core {
         }
     }
 
-    fn journal(&self, mut e: JournalEntry) {
-        let mut st = self.lock();
-        e.id = st.journal.len() as u64 + 1;
-        st.journal.push(e);
-    }
-
     pub fn journal_entries(&self) -> Vec<JournalEntry> {
-        self.lock().journal.clone()
+        self.journal.all()
     }
 
     fn masked_headers(
@@ -645,7 +624,7 @@ impl Core {
             .and_then(|v| v.get("label"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        self.journal(JournalEntry {
+        self.journal.push(JournalEntry {
             id: 0,
             at: now_iso(),
             kind: "list".into(),
@@ -655,7 +634,7 @@ impl Core {
             request_body: String::new(),
             request_bytes: 0,
             status: ex.status,
-            response_body: clip(&ex.body),
+            response_body: self.journal.clip(&ex.body),
             failure: ex.failure.as_ref().map(|f| f.1.clone()),
             breaches: judge.breaches.clone(),
             elapsed_ms: ex.elapsed.as_millis() as u64,
@@ -955,17 +934,17 @@ impl Core {
             })
             .collect();
         out.breaches = judge.breaches;
-        self.journal(JournalEntry {
+        self.journal.push(JournalEntry {
             id: 0,
             at: now_iso(),
             kind: "form".into(),
             method: "POST".into(),
             url: url.clone(),
             request_headers: self.masked_headers(h.token.as_deref(), &version, &webhook_id),
-            request_body: masked_body.to_string(),
+            request_body: self.journal.clip(masked_body.to_string().as_bytes()),
             request_bytes: body.len() as u64,
             status: ex.status,
-            response_body: clip(&ex.body),
+            response_body: self.journal.clip(&ex.body),
             failure: out.failure.clone(),
             breaches: out.breaches.clone(),
             elapsed_ms: ex.elapsed.as_millis() as u64,
@@ -1249,7 +1228,7 @@ impl Core {
             .and_then(|t| self.lock().downloads.get(t).map(|d| d.fetches))
             .unwrap_or(0);
         breaches.extend(judge.breaches.iter().cloned());
-        self.journal(JournalEntry {
+        self.journal.push(JournalEntry {
             id: 0,
             at: now_iso(),
             kind: "execute".into(),
@@ -1260,10 +1239,10 @@ impl Core {
                 hd.push(("Transfer-Encoding".into(), "chunked".into()));
                 hd
             },
-            request_body: clip(journal_body.as_bytes()),
+            request_body: self.journal.clip(journal_body.as_bytes()),
             request_bytes: 0,
             status: ex.status,
-            response_body: clip(&ex.body),
+            response_body: self.journal.clip(&ex.body),
             failure: failure.clone(),
             breaches: judge.breaches.clone(),
             elapsed_ms: ex.elapsed.as_millis() as u64,
@@ -1329,14 +1308,14 @@ impl Core {
         request_body: &[u8],
         failure: Option<String>,
     ) {
-        self.journal(JournalEntry {
+        self.journal.push(JournalEntry {
             id: 0,
             at: now_iso(),
             kind: kind.into(),
             method: method.into(),
             url: url.into(),
             request_headers: Vec::new(),
-            request_body: clip(request_body),
+            request_body: self.journal.clip(request_body),
             request_bytes: request_body.len() as u64,
             status: Some(status),
             response_body: String::new(),

@@ -26,10 +26,13 @@ pub mod browser;
 pub mod contract;
 mod core;
 pub mod format;
+mod guard;
+mod journal;
 pub mod look;
 pub mod oauth_provider;
 pub mod schedule;
 mod server;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -43,6 +46,7 @@ pub use core::{
     MockError, SendOutcome, SendRequest, Timings,
 };
 pub use format::{Format, WriteOptions};
+pub use journal::{DEFAULT_JOURNAL_BODY_BYTES, DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_ENTRIES};
 pub use look::{Look, LookDef, LookError};
 
 use crate::core::Core;
@@ -105,7 +109,10 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let hubs = core.config.hubs.clone();
-    let app = server::router(core.clone()).merge(oauth.router());
+    let app = server::router(core.clone())
+        .merge(oauth.router())
+        // Cross-origin and content-type rules of the admin API and API 4.0 (see `guard`).
+        .layer(axum::middleware::from_fn(guard::guard));
     // The Python SDK sends `//api/…` when base_url ends with a slash: collapse `//` before routing.
     let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(collapse_slashes), app);
     let scheduler = tokio::spawn(schedule::run_scheduler(core.clone()));
@@ -205,6 +212,21 @@ impl MockLookerBuilder {
     }
     pub fn without_builtin_looks(mut self) -> Self {
         self.config.builtin_looks = false;
+        self
+    }
+    /// Journal entries kept (default [`DEFAULT_JOURNAL_ENTRIES`]), oldest dropped first.
+    pub fn journal_entries(mut self, n: usize) -> Self {
+        self.config.journal_entries = n;
+        self
+    }
+    /// Bytes kept of each journal body (default [`DEFAULT_JOURNAL_BODY_BYTES`]).
+    pub fn journal_body_bytes(mut self, n: usize) -> Self {
+        self.config.journal_body_bytes = n;
+        self
+    }
+    /// Estimated bytes of the whole journal (default [`DEFAULT_JOURNAL_BYTES`]).
+    pub fn journal_bytes(mut self, n: usize) -> Self {
+        self.config.journal_bytes = n;
         self
     }
 
@@ -360,7 +382,9 @@ impl MockLooker {
         self.core.add_look(look)
     }
 
-    /// Every exchange with a hub, tokens masked.
+    /// Every exchange with a hub kept so far, tokens masked, oldest first: at most
+    /// [`Config::journal_entries`] entries and [`Config::journal_bytes`] in all, bodies cut at
+    /// [`Config::journal_body_bytes`] (`GET /_mock/journal` serves it page by page).
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.core.journal_entries()
     }

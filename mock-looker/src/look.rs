@@ -424,14 +424,11 @@ impl Look {
         if def.generate.is_some() && !def.rows.is_empty() {
             return Err(invalid("give either `rows` or `generate`, not both".into()));
         }
+        let rows_to_generate = def.generate.as_ref().map_or(0, |g| g.rows);
         for c in &columns {
-            if let Some(Generator::Date { start, .. }) = &c.def.generator
-                && chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").is_err()
-            {
-                return Err(invalid(format!(
-                    "field {:?}: date generator start {start:?} is not YYYY-MM-DD",
-                    c.def.name
-                )));
+            if let Some(g) = &c.def.generator {
+                check_generator(g, rows_to_generate)
+                    .map_err(|e| invalid(format!("field {:?}: {e}", c.def.name)))?;
             }
         }
         if def.generate.is_some()
@@ -486,20 +483,26 @@ impl Look {
         })
     }
 
+    /// Parses and compiles a YAML Look; errors name `origin` (the file) and the field.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Look, LookError> {
+        crate::yaml::check_nesting(text).map_err(|e| LookError::Parse {
+            path: origin.into(),
+            message: format!("line {} column {}: {e}", e.line, e.column),
+        })?;
         let def: LookDef = serde_norway::from_str(text).map_err(|e| LookError::Parse {
             path: origin.into(),
             message: e.to_string(),
         })?;
-        Look::from_def(def)
+        Look::from_def(def).map_err(|e| in_file(e, origin))
     }
 
+    /// Parses and compiles a JSON Look; errors name `origin` (the file) and the field.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Look, LookError> {
         let def: LookDef = serde_json::from_str(text).map_err(|e| LookError::Parse {
             path: origin.into(),
             message: e.to_string(),
         })?;
-        Look::from_def(def)
+        Look::from_def(def).map_err(|e| in_file(e, origin))
     }
 
     /// Loads a `.json`, `.yaml` or `.yml` file.
@@ -665,6 +668,73 @@ impl Look {
     }
 }
 
+/// A compile error of a Look read from a file, with the file named (a title alone does not say
+/// which of many files is wrong).
+fn in_file(e: LookError, origin: &str) -> LookError {
+    match e {
+        LookError::Invalid { look, message } => LookError::Parse {
+            path: origin.into(),
+            message: format!("Look {look:?}: {message}"),
+        },
+        other => other,
+    }
+}
+
+/// Rejects generator settings that cannot produce every row of the Look: checked once when the
+/// Look is compiled, so writing rows later never overflows or panics.
+fn check_generator(g: &Generator, rows: u64) -> Result<(), String> {
+    match g {
+        Generator::Sequence {
+            prefix,
+            start,
+            numeric,
+        } => {
+            let last = start.checked_add(rows.saturating_sub(1)).ok_or_else(|| {
+                format!("sequence start {start} + {rows} rows exceeds {}", u64::MAX)
+            })?;
+            if *numeric && prefix.is_empty() && last > i64::MAX as u64 {
+                return Err(format!(
+                    "numeric sequence reaches {last}, beyond the largest JSON integer Looker sends ({})",
+                    i64::MAX
+                ));
+            }
+        }
+        Generator::Int { min, max } if min > max => {
+            return Err(format!("int generator min {min} is above max {max}"));
+        }
+        Generator::Float { min, max, decimals } => {
+            if !(max - min).is_finite() || min > max {
+                return Err(format!(
+                    "float generator needs finite min <= max, got min {min}, max {max}"
+                ));
+            }
+            if *decimals > MAX_DECIMALS {
+                return Err(format!(
+                    "float generator decimals {decimals} is above {MAX_DECIMALS} (an f64 has no more)"
+                ));
+            }
+        }
+        Generator::Date { start, days } => {
+            let date = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d")
+                .map_err(|_| format!("date generator start {start:?} is not YYYY-MM-DD"))?;
+            if date
+                .checked_add_days(chrono::Days::new(u64::from(*days)))
+                .is_none()
+            {
+                return Err(format!(
+                    "date generator: {start} + {days} days is past the last date ({})",
+                    chrono::NaiveDate::MAX
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Decimal places a float generator may round to: an f64 holds 15 to 17 significant digits.
+const MAX_DECIMALS: u32 = 15;
+
 fn numeric_type(kind: Option<&str>, category: Category) -> bool {
     match kind {
         Some(
@@ -781,11 +851,13 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
             start,
             numeric,
         } => {
+            // Checked at compile time against the row count; saturate rather than panic.
+            let n = start.saturating_add(row);
             if *numeric && prefix.is_empty() {
-                Scalar::Int((start + row) as i64)
+                Scalar::Int(i64::try_from(n).unwrap_or(i64::MAX))
             } else {
                 buf.push_str(prefix);
-                buf.push_str(itoa::Buffer::new().format(start + row));
+                buf.push_str(itoa::Buffer::new().format(n));
                 Scalar::Str(buf)
             }
         }
@@ -798,13 +870,17 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
             Scalar::Str(buf)
         }
         Generator::Int { min, max } => {
-            let span = (max - min).unsigned_abs() + 1;
-            Scalar::Int(min + (rng.next_u64() % span) as i64)
+            // In i128: `max - min + 1` is up to 2^64 (min <= max is checked at compile time).
+            let span = (i128::from(*max) - i128::from(*min) + 1).max(1) as u128;
+            let offset = (u128::from(rng.next_u64()) % span) as i128;
+            Scalar::Int(i64::try_from(i128::from(*min) + offset).unwrap_or(*min))
         }
         Generator::Float { min, max, decimals } => {
             let f = min + rng.next_f64() * (max - min);
-            let p = 10f64.powi(*decimals as i32);
-            Scalar::Float((f * p).round() / p)
+            let p = 10f64.powi((*decimals).min(MAX_DECIMALS) as i32);
+            let rounded = (f * p).round() / p;
+            // Near f64::MAX, `f * p` overflows: keep the unrounded value rather than inf/NaN.
+            Scalar::Float(if rounded.is_finite() { rounded } else { f })
         }
         Generator::Choice { values } => {
             if values.is_empty() {
@@ -829,7 +905,9 @@ fn generate(g: &Generator, null_ratio: f64, row: u64, rng: &mut SplitMix64, cell
         },
         Generator::Date { start, days } => {
             let base = parse_date(start);
-            let d = base + chrono::Days::new(rng.next_u64() % (*days as u64).max(1));
+            let d = base
+                .checked_add_days(chrono::Days::new(rng.next_u64() % (*days as u64).max(1)))
+                .unwrap_or(base);
             use chrono::Datelike;
             let _ = write!(buf, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
             Scalar::Str(buf)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -97,12 +97,77 @@ async fn state(State(core): State<Arc<Core>>, Path(token): Path<String>, body: B
     }
 }
 
-async fn journal(State(core): State<Arc<Core>>) -> Response {
-    Json(core.journal_entries()).into_response()
+/// `GET /_mock/journal[?since=<id>][&limit=<n>]`: entries with an id above `since` (default 0),
+/// oldest first, at most `limit` (default 1000) and about 8 MiB; a JSON array, as before paging.
+/// Page on with `since=<last id>` until an empty array (a `Link: rel="next"` header says when
+/// more remain). `X-Mock-Journal-Dropped` counts entries dropped to stay within the limits.
+async fn journal(
+    State(core): State<Arc<Core>>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut since = 0u64;
+    let mut limit = crate::journal::DEFAULT_PAGE_ENTRIES;
+    for (k, v) in &q {
+        match k.as_str() {
+            "since" => match v.parse() {
+                Ok(n) => since = n,
+                Err(_) => {
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        format!("since must be an entry id (an integer), got {v:?}"),
+                    );
+                }
+            },
+            "limit" => match v.parse() {
+                Ok(n) if n > 0 => limit = n,
+                _ => {
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        format!("limit must be a positive integer, got {v:?}"),
+                    );
+                }
+            },
+            other => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown query parameter {other:?}; the journal pages with since and limit"
+                    ),
+                );
+            }
+        }
+    }
+    let page = core.journal.page(since, limit);
+    let mut body = Vec::with_capacity(64 * 1024);
+    body.push(b'[');
+    for (i, e) in page.entries.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        if let Err(e) = serde_json::to_writer(&mut body, &**e) {
+            return err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        }
+    }
+    body.push(b']');
+    let mut resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let h = resp.headers_mut();
+    h.insert("x-mock-journal-dropped", core.journal.dropped().into());
+    if page.more
+        && let Some(last) = page.entries.last()
+        && let Ok(v) = format!(
+            "</_mock/journal?since={}&limit={limit}>; rel=\"next\"",
+            last.id
+        )
+        .parse()
+    {
+        h.insert(header::LINK, v);
+    }
+    resp
 }
 
+/// `DELETE /_mock/journal`: forgets every entry (ids keep increasing).
 async fn clear_journal(State(core): State<Arc<Core>>) -> StatusCode {
-    core.lock().journal.clear();
+    core.journal.clear();
     StatusCode::NO_CONTENT
 }
 

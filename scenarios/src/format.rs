@@ -784,6 +784,18 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
 }
 
+/// Parses YAML, first refusing flow collections nested so deep that libyaml's scan would take
+/// minutes (see [`mock_looker::yaml`]); serde_norway would refuse them after that scan anyway.
+fn from_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
+    mock_looker::yaml::check_nesting(text).map_err(|e| LoadError::Syntax {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.to_string(),
+    })?;
+    serde_norway::from_str(text).map_err(|e| yaml_error(path, e))
+}
+
 fn yaml_error(path: &Path, err: serde_norway::Error) -> LoadError {
     let (line, column) = err
         .location()
@@ -810,7 +822,7 @@ pub fn parse_scenario(
     text: &str,
     read: &dyn Fn(&Path) -> Option<String>,
 ) -> Result<Scenario, LoadError> {
-    let mut scenario: Scenario = serde_norway::from_str(text).map_err(|e| yaml_error(path, e))?;
+    let mut scenario: Scenario = from_yaml(path, text)?;
     let invalid = |message: String| LoadError::Invalid {
         path: path.to_path_buf(),
         message,
@@ -840,8 +852,7 @@ pub fn parse_scenario(
             let text = read(&full).ok_or_else(|| {
                 invalid(format!("look `{name}`: file {} not found", full.display()))
             })?;
-            let mut loaded: LookSpec =
-                serde_norway::from_str(&text).map_err(|e| yaml_error(&full, e))?;
+            let mut loaded: LookSpec = from_yaml(&full, &text)?;
             if loaded.file.is_some() || loaded.fields.is_none() {
                 return Err(invalid(format!(
                     "look `{name}`: {} must be an inline Look with `fields`",

@@ -46,6 +46,25 @@ struct Cli {
     max_answer_bytes: usize,
     #[command(flatten)]
     limits: serving::LimitArgs,
+    /// Journal entries kept (`GET /_mock/journal`); the oldest are dropped first, so a
+    /// long-running mock stays within a fixed memory budget.
+    #[arg(long, default_value_t = mock_looker::DEFAULT_JOURNAL_ENTRIES, env = "MOCK_LOOKER_JOURNAL_ENTRIES", value_parser = positive)]
+    journal_entries: usize,
+    /// Bytes kept of each body a journal entry records; the rest becomes a marker saying how
+    /// many bytes were dropped.
+    #[arg(long, default_value_t = mock_looker::DEFAULT_JOURNAL_BODY_BYTES, env = "MOCK_LOOKER_JOURNAL_BODY_BYTES", value_parser = positive)]
+    journal_body_bytes: usize,
+    /// Bytes (estimated) the whole journal may hold; the oldest entries are dropped first.
+    #[arg(long, default_value_t = mock_looker::DEFAULT_JOURNAL_BYTES, env = "MOCK_LOOKER_JOURNAL_BYTES", value_parser = positive)]
+    journal_bytes: usize,
+}
+
+/// A count that must be at least 1 (a zero limit would keep nothing).
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive integer, got {s:?}")),
+    }
 }
 
 #[tokio::main]
@@ -75,6 +94,9 @@ async fn main() -> anyhow::Result<()> {
         hub_timeout: Duration::from_secs(cli.hub_timeout),
         max_answer_bytes: cli.max_answer_bytes,
         limits: cli.limits.limits(1),
+        journal_entries: cli.journal_entries,
+        journal_body_bytes: cli.journal_body_bytes,
+        journal_bytes: cli.journal_bytes,
         ..Config::default()
     };
     let (client_id, client_secret) = match (cli.client_id, cli.client_secret) {

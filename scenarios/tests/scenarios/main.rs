@@ -1,5 +1,10 @@
 //! Integration tests of the `scenarios` binary and the demo, against the real crates.
 
+// The structure-aware fuzz generators are mock-looker's, shared so both loaders of YAML files
+// are fuzzed the same way.
+#[path = "../../../mock-looker/tests/mock_looker/fuzz_gen.rs"]
+mod fuzz_gen;
+mod fuzz_load;
 mod helpers;
 
 use helpers::{arg, identify_scenario, run, scenario_dir, text};
