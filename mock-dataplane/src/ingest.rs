@@ -624,7 +624,7 @@ fn enrich_slow(
         None => stringify_raw(edit.get("type")).into_owned(),
     };
     let event = stringify_raw(edit.get("event")).into_owned();
-    let json = edit.finish();
+    let json = edit.finish_as_map();
     Ok(NewEvent::new(
         &json,
         [&event_type, &user_id, &anonymous_id, &event, &message_id],
@@ -786,19 +786,19 @@ mod tests {
             e.json()
                 .ends_with(r#","receivedAt":"2026-01-01T00:00:00.000Z","request_ip":"10.0.0.1"}"#)
         );
-        // Duplicate keys: the first occurrence counts and is the one rewritten; both stay.
-        let body =
-            br#"{"batch":[{"userId":"first","messageId":"","userId":"second","messageId":"m2"}]}"#;
+        // Duplicate keys: the first occurrence counts and is the one rewritten; the later
+        // ones go, as in the Go map the gateway encodes.
+        let body = br#"{"batch":[{"userId":"first","messageId":"" , "userId":"second","x":1,"messageId":"m2"}]}"#;
         let e = &prepare(body, Kind::Batch, &c).unwrap().events[0];
         assert_eq!(e.user_id(), "first");
         let v = e.json();
         assert!(v.starts_with(r#"{"userId":"first","messageId":""#), "{v}");
-        assert!(
-            v.contains(r#""userId":"second","messageId":"m2","rudderId""#),
-            "{v}"
-        );
+        assert!(v.contains(r#"","x":1,"rudderId""#), "{v}");
+        assert!(!v.contains("second") && !v.contains("m2"), "{v}");
         assert_ne!(e.message_id(), "m2");
         assert_eq!(e.message_id().len(), 36);
+        let parsed: serde_json::Value = serde_json::from_str(v).unwrap();
+        assert_eq!(parsed["messageId"], e.message_id());
         // Single-event routes force `type` in place.
         let e = &prepare(
             br#"{"type":"x", "userId":"u"}"#,

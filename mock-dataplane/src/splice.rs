@@ -1,9 +1,12 @@
-//! `sjson.SetBytes` on raw JSON text, and gjson's view of an object's top-level entries.
+//! Edits of an event's raw JSON text, and gjson's view of an object's top-level entries.
 //!
-//! The gateway edits events with sjson, which rewrites the first occurrence of a key where it
-//! stands and appends new keys before the closing brace; every other byte (number spelling,
-//! spacing, duplicate keys) stays as the client sent it. Only the rare events whose existing
-//! keys the gateway overwrites come here; the hot path splices its keys in `ingest.rs`.
+//! The gateway sets `type` on single-event bodies with `sjson.SetBytes`, which rewrites the
+//! first occurrence of a key where it stands and appends new keys before the closing brace.
+//! It then reads each event into a Go map (gjson keeps the first of duplicate keys), sets its
+//! keys there and encodes the map: the stored event has each key once. [`Splice`] does both
+//! on the raw text, so every other byte (number spelling, spacing) stays as the client sent
+//! it. Only the rare events whose existing keys the gateway overwrites, or that repeat a key,
+//! come here; the hot path splices its keys in `ingest.rs`.
 
 use std::borrow::Cow;
 
@@ -100,6 +103,25 @@ impl<'a> Splice<'a> {
         }
     }
 
+    /// The edited text as the gateway stores the event: like [`Splice::finish`], and every
+    /// repeated key (after its first occurrence) is left out, as in the Go map it encodes.
+    /// Without that a reader that keeps the last of duplicate keys (serde_json, JavaScript)
+    /// would see the client's `rudderId` or `messageId` instead of the gateway's.
+    pub(crate) fn finish_as_map(mut self) -> String {
+        for i in 1..self.entries.len() {
+            if self.entries[..i]
+                .iter()
+                .any(|(k, _)| *k == self.entries[i].0)
+            {
+                // From the end of the previous value: the comma, the key and this value.
+                let range = self.entries[i - 1].1.end..self.entries[i].1.end;
+                self.replaced.push((range, String::new()));
+            }
+        }
+        self.finish()
+    }
+
+    /// The edited text as `sjson.SetBytes` leaves it.
     pub(crate) fn finish(mut self) -> String {
         self.replaced.sort_by_key(|(r, _)| r.start);
         let mut out = String::with_capacity(self.text.len() + 200);
