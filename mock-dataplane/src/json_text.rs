@@ -18,16 +18,15 @@ pub(crate) fn push_json_str(out: &mut String, value: &str) {
     }
 }
 
-/// [`push_json_str`] into a new string.
-pub(crate) fn json_str(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    push_json_str(&mut out, value);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn json_str(value: &str) -> String {
+        let mut out = String::new();
+        push_json_str(&mut out, value);
+        out
+    }
 
     #[test]
     fn escapes_only_what_json_requires() {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
 use crate::ingest::NewEvent;
-use crate::json_text::json_str;
+use crate::json_text::push_json_str;
 
 /// Filters for [`crate::MockDataplane::events`] and `GET /_mock/events`; all set fields must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,14 +88,13 @@ impl Record {
     /// stored text (the write key is left out of HTTP answers: it is a secret).
     pub fn write_json(&self, out: &mut String) {
         use std::fmt::Write;
-        let _ = write!(
-            out,
-            r#"{{"cursor":{},"request_id":{},"source_id":{},"event":{}}}"#,
-            self.cursor,
-            json_str(&self.request_id),
-            json_str(&self.source_id),
-            self.json()
-        );
+        let _ = write!(out, r#"{{"cursor":{},"request_id":"#, self.cursor);
+        push_json_str(out, &self.request_id);
+        out.push_str(r#","source_id":"#);
+        push_json_str(out, &self.source_id);
+        out.push_str(r#","event":"#);
+        out.push_str(self.json());
+        out.push('}');
     }
 }
 
@@ -807,7 +806,8 @@ fn where_clause(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
     let mut args: Vec<Value> = Vec::new();
     if let Some(s) = f.since {
         parts.push("cursor > ?");
-        args.push(Value::Integer(s as i64));
+        // Cursors fit in i64; a larger `since` (no cursor is after it) must not wrap negative.
+        args.push(Value::Integer(s.min(i64::MAX as u64) as i64));
     }
     for (col, v) in [
         ("write_key", &f.write_key),
