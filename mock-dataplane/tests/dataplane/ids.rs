@@ -191,3 +191,24 @@ async fn extract_and_record_events_need_no_id() {
     .await;
     assert_eq!(a.status, 400);
 }
+
+/// Of a repeated key the first counts, and the stored event holds it once, as the Go map the
+/// gateway encodes does (found by the fuzz test: a reader keeping the last duplicate saw the
+/// client's empty `rudderId`).
+#[tokio::test]
+async fn repeated_keys_are_stored_once_with_the_gateways_value() {
+    let dp = start().await;
+    let a = batch(
+        &dp,
+        r#"{"rudderId":"","userId":"a","messageId":" m ","rudderId":"","messageId":[],"userId":"b"}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let raw = get(&dp, "/_mock/export").await.body;
+    assert_eq!(raw.matches("\"rudderId\"").count(), 1, "{raw}");
+    assert_eq!(raw.matches("\"userId\"").count(), 1, "{raw}");
+    let e = last_event(&dp).await;
+    assert_eq!(e["rudderId"], md5_uuid("a:"));
+    assert_eq!(e["messageId"], "m");
+    assert_eq!(e["userId"], "a");
+}

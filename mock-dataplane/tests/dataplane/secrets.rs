@@ -1,9 +1,10 @@
-//! No part of a write key in the request journal or the logs (hardening finding C).
+//! No part of a write key in the request journal, the logs or the start-up banner (hardening
+//! finding C). Runs the binary, so the logs checked are the real ones on its stderr (a
+//! thread-scoped tracing subscriber in the test process misses events when other tests log
+//! at the same time).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use mock_dataplane::{MockDataplane, Source};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use crate::helpers::*;
 
@@ -11,41 +12,39 @@ const KEY: &str = "wk-live-3f9a8b7c6d5e";
 const BEACON_KEY: &str = "wk-beacon-0a1b2c3d";
 const UNKNOWN: &str = "wk-unknown-99887766";
 
-/// Collects what the mock logs on this thread (the test runtime is current-thread, so the
-/// server's tasks log here too).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn journal_and_logs_show_no_part_of_any_write_key() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("mock_dataplane=debug")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let dp = MockDataplane::builder()
-        .source(Source::new(KEY, "live"))
-        .source(Source::new(BEACON_KEY, "beacon"))
-        .start()
-        .await
-        .unwrap();
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-dataplane"))
+        .args([
+            "--port",
+            "0",
+            "--in-memory",
+            "--write-key",
+            KEY,
+            "--write-key",
+        ])
+        .arg(format!("{BEACON_KEY}=beacon"))
+        .env("RUST_LOG", "mock_dataplane=debug")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // URL, storage, one line per key.
+    let banner: Vec<String> = (0..4).map(|_| lines.next().unwrap().unwrap()).collect();
+    std::thread::spawn(move || for _ in lines {});
+    let base = banner[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
     let c = client();
-    let url = |p: &str| format!("{}{p}", dp.url());
+    let url = |p: &str| format!("{base}{p}");
     let event = r#"{"batch":[{"userId":"u"}]}"#;
+
     // Basic auth, plus the key repeated in custom headers.
     let a = send(
         c.post(url("/v1/batch"))
@@ -68,7 +67,12 @@ async fn journal_and_logs_show_no_part_of_any_write_key() {
     .await;
     assert_eq!(a.status, 200);
     // An unknown key (refused, and logged as refused) and a key in a non-Basic header.
-    let a = post(&dp, "/v1/batch", Some(&basic(UNKNOWN)), event).await;
+    let a = send(
+        c.post(url("/v1/batch"))
+            .header("authorization", basic(UNKNOWN))
+            .body(event),
+    )
+    .await;
     assert_eq!(a.status, 401);
     let a = send(
         c.post(url("/v1/batch"))
@@ -93,23 +97,25 @@ async fn journal_and_logs_show_no_part_of_any_write_key() {
     .await;
     assert_eq!(a.status, 201);
 
-    let journal = get(&dp, "/_mock/requests").await.body;
-    let faults = get(&dp, "/_mock/faults").await.body;
-    let lib_journal = serde_json::to_string(&dp.requests().await).unwrap();
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let journal = send(c.get(url("/_mock/requests"))).await.body;
+    let faults = send(c.get(url("/_mock/faults"))).await.body;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         logs.contains("request refused"),
         "logs were captured: {logs}"
     );
+    let banner = banner.join("\n");
     for (what, text) in [
         ("journal", &journal),
-        ("library journal", &lib_journal),
         ("faults", &faults),
         ("logs", &logs),
+        ("banner", &banner),
     ] {
         for key in [KEY, BEACON_KEY, UNKNOWN] {
             // Not even the first characters (the old mask kept four).
-            let distinctive = &key[..10];
+            let distinctive = &key[..4];
             assert!(
                 !text.contains(distinctive),
                 "{what} shows {distinctive}: {text}"
