@@ -17,6 +17,9 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4_096_000;
 /// written by then is never written, the client sees the connection close.
 pub const DEFAULT_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a `/_mock/stream` subscriber may leave its full buffer unread before it is dropped.
+pub const DEFAULT_STREAM_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The gateway's default `Gateway.maxConcurrentRequests`.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 50_000;
 
@@ -111,6 +114,13 @@ pub struct Config {
     /// Answers ready later than this after the request arrived are dropped with the connection,
     /// like Go's `http.Server.WriteTimeout` (what was stored stays stored).
     pub write_timeout: std::time::Duration,
+    /// Origins (normalised `scheme://host[:port]`) that may call `/_mock/` from a browser.
+    /// Empty by default: the control API holds captured events and must not be readable or
+    /// writable by any page a developer has open. Add with [`Config::allow_cors_origin`].
+    pub(crate) cors_origins: Vec<String>,
+    /// A `/_mock/stream` subscriber whose buffer stays full this long (it reads nothing while
+    /// events wait) is sent an `end` event and disconnected, so it cannot pin memory.
+    pub stream_stall_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -124,6 +134,8 @@ impl Default for Config {
             faults: Vec::new(),
             fsync: true,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            cors_origins: Vec::new(),
+            stream_stall_timeout: DEFAULT_STREAM_STALL_TIMEOUT,
         }
     }
 }
@@ -146,6 +158,8 @@ pub enum ConfigError {
     DuplicateKey { first: String, second: String },
     #[error("a source has an empty write key (source id {0})")]
     EmptyKey(String),
+    #[error("--cors-origin {0:?} is not an origin like http://localhost:3000")]
+    BadOrigin(String),
 }
 
 impl Config {
@@ -185,6 +199,21 @@ impl Config {
         }
         self.sources.push(entry);
         Ok(())
+    }
+
+    /// Lets pages from `origin` (e.g. `http://localhost:3000`) call the `/_mock/` API.
+    pub fn allow_cors_origin(&mut self, origin: &str) -> Result<(), ConfigError> {
+        let normalized = crate::cors::normalize_origin(origin)
+            .ok_or_else(|| ConfigError::BadOrigin(origin.to_owned()))?;
+        if !self.cors_origins.contains(&normalized) {
+            self.cors_origins.push(normalized);
+        }
+        Ok(())
+    }
+
+    /// The origins allowed to call `/_mock/` from a browser (normalised).
+    pub fn cors_origins(&self) -> &[String] {
+        &self.cors_origins
     }
 
     /// The configured sources, in the order they were added.
@@ -263,12 +292,7 @@ pub fn generate_id() -> String {
         .collect()
 }
 
-/// Masks a secret for logs and the journal: the first 4 characters, then `****`.
-pub fn mask(secret: &str) -> String {
-    let prefix: String = secret.chars().take(4).collect();
-    if secret.chars().count() <= 4 {
-        "****".to_owned()
-    } else {
-        format!("{prefix}****")
-    }
+/// Masks a secret for logs and the journal: none of it is shown, whatever its length.
+pub fn mask(_secret: &str) -> String {
+    crate::redact::MASK.to_owned()
 }

@@ -21,8 +21,10 @@ use std::collections::HashMap;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use crate::ingest::{Rejection, first_of, first_value, md5_uuid, object_entries, stringify_raw};
+use crate::gjson;
+use crate::ingest::{Rejection, md5_uuid};
 use crate::response::Reject;
+use crate::splice::{first_of, first_value, object_entries};
 
 /// Splits an import body into one `{"batch":[...]}` body per user, in order of first
 /// appearance. An error only for a body that is not valid JSON (the one whole-body check).
@@ -31,6 +33,8 @@ pub fn split_by_user(body: &[u8]) -> Result<Vec<String>, Rejection> {
         reason: Reject::InvalidJson,
         detail: format!("body is not UTF-8 at byte {}", e.valid_up_to()),
     })?;
+    // As in `ingest::prepare`: lone surrogate escapes are read the way gjson reads them.
+    let text = &*gjson::normalize_surrogates(text);
     let items = items_of(text).map_err(|e| Rejection {
         reason: Reject::InvalidJson,
         detail: format!("body: {e}"),
@@ -97,30 +101,9 @@ fn ids_of(item: &str) -> (String, String) {
     }
     let entries = object_entries(item).unwrap_or_default();
     (
-        gjson_string(first_of(item, &entries, "userId")),
-        gjson_string(first_of(item, &entries, "anonymousId")),
+        gjson::result_string(first_of(item, &entries, "userId")),
+        gjson::result_string(first_of(item, &entries, "anonymousId")),
     )
-}
-
-/// gjson's `Result.String()` of a raw JSON value: the gateway's id text, except that a
-/// non-integer number is written in Go's shortest form.
-fn gjson_string(raw: Option<&str>) -> String {
-    match raw {
-        Some(n)
-            if n.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
-                && !n
-                    .strip_prefix('-')
-                    .unwrap_or(n)
-                    .bytes()
-                    .all(|b| b.is_ascii_digit()) =>
-        {
-            // strconv.FormatFloat(f, 'f', -1, 64): shortest form, no exponent.
-            n.parse::<f64>()
-                .map(|f| format!("{f}"))
-                .unwrap_or_else(|_| n.to_owned())
-        }
-        other => stringify_raw(other).into_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -1,23 +1,19 @@
 //! The inspection and control API under `/_mock/` (a prefix the real gateway never serves).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
-use futures::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::faults::FaultRule;
 use crate::response::json_response;
-use crate::server::AppState;
+use crate::server::{AppState, ConnCtl};
 use crate::store::{EventFilter, Record};
 
 /// Default page size of `GET /_mock/events`.
@@ -268,55 +264,28 @@ async fn export(
     resp
 }
 
-/// Server-sent events: one `event` per stored event (backlog after `since`, then live).
-async fn stream(
-    State(st): State<Arc<AppState>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let f = match filter_from_query(&q, &[]) {
+/// Server-sent events: one `event` per stored event (backlog after `since`, then live); see
+/// [`crate::stream`]. An EventSource that reconnects sends `Last-Event-ID`, which stands for
+/// `since` when the query has none.
+async fn stream(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let q = match Query::<HashMap<String, String>>::try_from_uri(req.uri()) {
+        Ok(Query(q)) => q,
+        Err(e) => return bad_request(format!("query: {e}")),
+    };
+    let mut f = match filter_from_query(&q, &[]) {
         Ok(f) => f,
         Err(e) => return bad_request(e),
     };
-    let rx = st.feed.records.subscribe();
-    let backlog = match st.store.query(&f).await {
-        Ok(b) => b,
-        Err(e) => return internal(e.to_string()),
-    };
-    let last = backlog
-        .last()
-        .map(|r| r.cursor)
-        .unwrap_or_else(|| f.since.unwrap_or(0).max(*st.feed.last.borrow()));
-    let to_sse = |r: &Record| {
-        let mut data = String::new();
-        r.write_json(&mut data);
-        SseEvent::default()
-            .event("event")
-            .id(r.cursor.to_string())
-            .data(data)
-    };
-    let backlog_stream = futures::stream::iter(
-        backlog
-            .into_iter()
-            .map(move |r| Ok::<_, Infallible>(to_sse(&r))),
-    );
-    let mut live_filter = f.clone();
-    live_filter.since = Some(last);
-    let live = BroadcastStream::new(rx).filter_map(move |item| {
-        let out = match item {
-            Ok(r) if r.matches(&live_filter) => Some(Ok(to_sse(&r))),
-            Ok(_) => None,
-            Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
-                Some(Ok(SseEvent::default().event("lagged").data(format!(
-                    "{n} events skipped; reconnect with since=<last id>"
-                ))))
-            }
-        };
-        futures::future::ready(out)
-    });
-    use axum::response::IntoResponse;
-    Sse::new(backlog_stream.chain(live))
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    if f.since.is_none()
+        && let Some(id) = req.headers().get("last-event-id")
+    {
+        match id.to_str().ok().and_then(|v| v.trim().parse().ok()) {
+            Some(cursor) => f.since = Some(cursor),
+            None => return bad_request(format!("Last-Event-ID must be a cursor, got {id:?}")),
+        }
+    }
+    let ctl = req.extensions().get::<Arc<ConnCtl>>().cloned();
+    crate::stream::respond(st, f, ctl)
 }
 
 async fn list_faults(State(st): State<Arc<AppState>>) -> Response {

@@ -15,14 +15,20 @@
 //! ```
 
 mod config;
+mod cors;
 mod faults;
+mod gjson;
 mod import;
 mod ingest;
 mod inspect;
 mod journal;
+mod json_text;
+mod redact;
 mod response;
 mod server;
+mod splice;
 mod store;
+mod stream;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -32,8 +38,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub use config::{
-    Config, ConfigError, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_WRITE_TIMEOUT, Source, SourceSpec,
-    Storage, generate_id, mask,
+    Config, ConfigError, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_STREAM_STALL_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT, Source, SourceSpec, Storage, generate_id, mask,
 };
 pub use faults::{ConnectionFault, Delay, Dribble, FaultAction, FaultError, FaultRule, RateLimit};
 pub use journal::{JOURNAL_CAPACITY, JournalEntry};
@@ -124,6 +130,22 @@ impl MockDataplaneBuilder {
     /// The HTTP write timeout (default 10 s, the gateway's): a later answer is never sent.
     pub fn write_timeout(mut self, d: std::time::Duration) -> Self {
         self.config.write_timeout = d;
+        self
+    }
+
+    /// Lets pages from `origin` (e.g. `http://localhost:3000`) call `/_mock/` from a browser
+    /// (none may by default).
+    pub fn cors_origin(mut self, origin: &str) -> Self {
+        if let Err(e) = self.config.allow_cors_origin(origin) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+
+    /// How long a `/_mock/stream` subscriber may read nothing while events wait before it is
+    /// dropped (default 10 s).
+    pub fn stream_stall_timeout(mut self, d: Duration) -> Self {
+        self.config.stream_stall_timeout = d;
         self
     }
 

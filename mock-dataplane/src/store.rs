@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params_from_iter};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::ingest::NewEvent;
+use crate::json_text::push_json_str;
 
 /// Filters for [`crate::MockDataplane::events`] and `GET /_mock/events`; all set fields must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,19 +88,14 @@ impl Record {
     /// stored text (the write key is left out of HTTP answers: it is a secret).
     pub fn write_json(&self, out: &mut String) {
         use std::fmt::Write;
-        let _ = write!(
-            out,
-            r#"{{"cursor":{},"request_id":{},"source_id":{},"event":{}}}"#,
-            self.cursor,
-            json_str(&self.request_id),
-            json_str(&self.source_id),
-            self.json()
-        );
+        let _ = write!(out, r#"{{"cursor":{},"request_id":"#, self.cursor);
+        push_json_str(out, &self.request_id);
+        out.push_str(r#","source_id":"#);
+        push_json_str(out, &self.source_id);
+        out.push_str(r#","event":"#);
+        out.push_str(self.json());
+        out.push('}');
     }
-}
-
-pub(crate) fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 /// The events of one accepted request.
@@ -150,19 +146,14 @@ pub struct Duplicate {
     pub count: u64,
 }
 
-/// Notifications after each commit: the last cursor (for waiters) and the new records (for SSE).
+/// Notification after each commit: the last cursor. Waiters and SSE subscribers wake on it
+/// and read what is new from the store, so no event is copied per subscriber.
 pub(crate) struct Feed {
     pub last: watch::Sender<u64>,
-    pub records: broadcast::Sender<Arc<Record>>,
 }
 
 impl Feed {
-    fn publish(&self, records: impl Iterator<Item = Arc<Record>>, last: u64) {
-        if self.records.receiver_count() > 0 {
-            for r in records {
-                let _ = self.records.send(r);
-            }
-        }
+    fn publish(&self, last: u64) {
         self.last.send_replace(last);
     }
 }
@@ -287,7 +278,6 @@ impl Store {
             Store::Memory(m) => {
                 let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
                 let first = m.next_cursor;
-                let start = m.records.len();
                 for ev in append.events {
                     let cursor = m.next_cursor;
                     m.next_cursor += 1;
@@ -300,7 +290,7 @@ impl Store {
                     )));
                 }
                 let last = m.next_cursor - 1;
-                feed.publish(m.records[start..].iter().cloned(), last);
+                feed.publish(last);
                 Ok((first, last))
             }
             Store::Sqlite(s) => {
@@ -342,6 +332,23 @@ impl Store {
                 tokio::task::spawn_blocking(move || {
                     let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
                     sql_query(&conn, &filter)
+                })
+                .await
+                .map_err(|_| StoreError::WriterGone)?
+            }
+        }
+    }
+
+    /// Checks that the store answers (`/health`): a trivial read, whatever it holds.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Sqlite(s) => {
+                let reader = s.reader.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+                    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+                    Ok(())
                 })
                 .await
                 .map_err(|_| StoreError::WriterGone)?
@@ -468,10 +475,8 @@ impl Store {
 }
 
 fn new_feed(last: u64) -> Arc<Feed> {
-    let (records, _) = broadcast::channel(4096);
     Arc::new(Feed {
         last: watch::Sender::new(last),
-        records,
     })
 }
 
@@ -698,29 +703,16 @@ fn writer_loop(
         match result {
             Ok((ranges, bytes)) => {
                 checkpointer.after_commit(&conn, bytes);
-                let want_records = feed.records.receiver_count() > 0;
-                let mut published = Vec::new();
                 let mut acks = Vec::with_capacity(cmds.len());
                 for (cmd, range) in cmds.into_iter().zip(ranges) {
                     match cmd {
                         WriterCmd::Append(append, reply) => {
-                            if want_records && let Some((first, _)) = range {
-                                for (i, ev) in append.events.iter().enumerate() {
-                                    published.push(Arc::new(record_of(
-                                        &append.request_id,
-                                        &append.source_id,
-                                        &append.write_key,
-                                        first + i as u64,
-                                        ev.clone(),
-                                    )));
-                                }
-                            }
                             acks.push(Ack::Append(reply, range.unwrap_or((0, 0)), append.events));
                         }
                         WriterCmd::Reset(reply) => acks.push(Ack::Reset(reply)),
                     }
                 }
-                feed.publish(published.into_iter(), next_cursor - 1);
+                feed.publish(next_cursor - 1);
                 match &syncer {
                     Some(syncer) => {
                         if let Err(std_mpsc::SendError(acks)) = syncer.tx.send(acks) {
@@ -814,7 +806,8 @@ fn where_clause(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
     let mut args: Vec<Value> = Vec::new();
     if let Some(s) = f.since {
         parts.push("cursor > ?");
-        args.push(Value::Integer(s as i64));
+        // Cursors fit in i64; a larger `since` (no cursor is after it) must not wrap negative.
+        args.push(Value::Integer(s.min(i64::MAX as u64) as i64));
     }
     for (col, v) in [
         ("write_key", &f.write_key),

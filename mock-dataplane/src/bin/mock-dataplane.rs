@@ -65,6 +65,16 @@ struct Cli {
     /// (same rule format as POST /_mock/faults).
     #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
+
+    /// Let pages from this origin (e.g. http://localhost:3000) call the /_mock/ API from a
+    /// browser. Repeatable. By default no page may: the API holds the captured events.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+
+    /// Drop a /_mock/stream subscriber that reads nothing for this long while events wait
+    /// (it gets `event: end`, then the connection closes).
+    #[arg(long, value_name = "MS", default_value_t = mock_dataplane::DEFAULT_STREAM_STALL_TIMEOUT.as_millis() as u64)]
+    stream_stall_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -83,6 +93,10 @@ async fn main() -> anyhow::Result<()> {
     config.max_request_bytes = cli.max_request_bytes;
     config.write_timeout = std::time::Duration::from_millis(cli.write_timeout_ms);
     config.fsync = !cli.no_fsync;
+    config.stream_stall_timeout = std::time::Duration::from_millis(cli.stream_stall_timeout_ms);
+    for origin in &cli.cors_origins {
+        config.allow_cors_origin(origin)?;
+    }
     config.storage = if cli.in_memory {
         Storage::InMemory
     } else {
@@ -101,7 +115,8 @@ async fn main() -> anyhow::Result<()> {
     if let Some(path) = &cli.faults {
         config.load_faults_file(path)?;
     }
-    if config.sources().is_empty() {
+    let demo = config.sources().is_empty();
+    if demo {
         config.add_source(Source::new(demo_key(&config)?, "demo source"))?;
     }
 
@@ -114,14 +129,23 @@ async fn main() -> anyhow::Result<()> {
         Storage::InMemory => println!("storage: in memory"),
         Storage::Sqlite(dir) => println!("storage: SQLite in {}", dir.display()),
     }
+    // Keys given on the command line or in a sources file are not echoed (write keys are
+    // never logged); the generated demo key is printed, as nothing else tells it.
     for s in config.sources() {
+        let shown = if demo {
+            s.write_key.clone()
+        } else {
+            mock_dataplane::mask(&s.write_key)
+        };
         println!(
-            "accepting write key {} (source id {}, name {:?}{})",
-            s.write_key,
+            "accepting write key {shown} (source id {}, name {:?}{})",
             s.id,
             s.name,
             if s.enabled { "" } else { ", DISABLED" }
         );
+    }
+    if !config.cors_origins().is_empty() {
+        println!("/_mock/ callable from {}", config.cors_origins().join(", "));
     }
     let shutdown = async {
         serving::shutdown_signal().await;

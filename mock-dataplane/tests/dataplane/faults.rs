@@ -149,6 +149,7 @@ async fn faults_http_api_adds_lists_and_clears() {
     let c = client();
     let resp = c
         .post(format!("{}/_mock/faults", dp.url()))
+        .header("content-type", "application/json")
         .body(r#"{"path":"/v1/batch","write_key":"secret-key-123","every":2,"action":{"status":502}}"#)
         .send()
         .await
@@ -156,6 +157,7 @@ async fn faults_http_api_adds_lists_and_clears() {
     assert_eq!(resp.status(), 201);
     let bad = c
         .post(format!("{}/_mock/faults", dp.url()))
+        .header("content-type", "application/json")
         .body(r#"{"action":{"status":502,"fault":"EMPTY_RESPONSE"}}"#)
         .send()
         .await

@@ -5,9 +5,14 @@ mod helpers;
 
 mod bad_input;
 mod binary;
+mod control_api_access;
 mod durability;
 mod faults;
+mod fuzz;
 mod gateway;
+mod ids;
 mod inspection;
 mod interop;
 mod routes;
+mod secrets;
+mod stream;
