@@ -121,6 +121,11 @@ pub struct Config {
     /// A `/_mock/stream` subscriber whose buffer stays full this long (it reads nothing while
     /// events wait) is sent an `end` event and disconnected, so it cannot pin memory.
     pub stream_stall_timeout: std::time::Duration,
+    /// Header-read and idle timeouts and the connection limit of the server. The gateway sets
+    /// no header timeout (`ReadHeaderTimeout` 0) and an idle timeout of 720 s; the mock keeps
+    /// the 720 s and bounds header reads at 30 s (see [`serving::Limits`]). Each connection
+    /// uses two descriptors here (the spare one connection faults write through).
+    pub limits: serving::Limits,
 }
 
 impl Default for Config {
@@ -136,6 +141,7 @@ impl Default for Config {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             cors_origins: Vec::new(),
             stream_stall_timeout: DEFAULT_STREAM_STALL_TIMEOUT,
+            limits: serving::Limits::default().fit_descriptors(2),
         }
     }
 }

@@ -127,6 +127,12 @@ impl MockDataplaneBuilder {
         self
     }
 
+    /// Header-read and idle timeouts and the connection limit (see [`serving::Limits`]).
+    pub fn limits(mut self, limits: serving::Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
     /// The HTTP write timeout (default 10 s, the gateway's): a later answer is never sent.
     pub fn write_timeout(mut self, d: std::time::Duration) -> Self {
         self.config.write_timeout = d;

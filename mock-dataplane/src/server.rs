@@ -111,10 +111,17 @@ pub(crate) async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let limits = state.config.limits;
     let router = router(state);
+    let gate = serving::ConnectionGate::new(limits.max_connections, "mock-dataplane");
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
+        // At the connection limit, wait here: further clients queue in the listen backlog.
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = gate.admit() => p,
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -122,7 +129,8 @@ pub(crate) async fn serve(
                     let router = router.clone();
                     let stop = stop_rx.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = serve_connection(stream, peer, router, stop).await {
+                        let _permit = permit;
+                        if let Err(e) = serve_connection(stream, peer, router, limits, stop).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
                     });
@@ -145,6 +153,7 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
+    limits: serving::Limits,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
@@ -165,9 +174,13 @@ async fn serve_connection(
             router.clone().oneshot(req.map(Body::new))
         });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(None);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    // Every byte read or written counts as activity; none for the idle timeout closes it.
+    let idle = serving::IdleWatch::new(limits.idle_timeout);
     // Boxed (not stack-pinned) so that dropping it below really closes hyper's descriptor.
-    let mut conn = Box::pin(builder.serve_connection(TokioIo::new(stream), service));
+    let mut conn = Box::pin(builder.serve_connection(TokioIo::new(idle.wrap(stream)), service));
     let mut stopping = false;
     loop {
         tokio::select! {
@@ -176,6 +189,11 @@ async fn serve_connection(
                 return res.map_err(std::io::Error::other);
             }
             _ = ctl.notify.notified() => break,
+            _ = idle.expired() => {
+                tracing::debug!(%peer, "connection closed: idle timeout");
+                drop(spare);
+                return Ok(());
+            }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();

@@ -75,6 +75,9 @@ struct Cli {
     /// (it gets `event: end`, then the connection closes).
     #[arg(long, value_name = "MS", default_value_t = mock_dataplane::DEFAULT_STREAM_STALL_TIMEOUT.as_millis() as u64)]
     stream_stall_timeout_ms: u64,
+
+    #[command(flatten)]
+    limits: serving::LimitArgs,
 }
 
 #[tokio::main]
@@ -94,6 +97,8 @@ async fn main() -> anyhow::Result<()> {
     config.write_timeout = std::time::Duration::from_millis(cli.write_timeout_ms);
     config.fsync = !cli.no_fsync;
     config.stream_stall_timeout = std::time::Duration::from_millis(cli.stream_stall_timeout_ms);
+    // Two descriptors per connection: the spare one connection faults write through.
+    config.limits = cli.limits.limits(2);
     for origin in &cli.cors_origins {
         config.allow_cors_origin(origin)?;
     }
