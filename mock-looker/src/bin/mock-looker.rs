@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "mock_looker=info".into()),
+                .unwrap_or_else(|_| "mock_looker=info,serving=info".into()),
         )
         .init();
     let cli = Cli::parse();
