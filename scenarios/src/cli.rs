@@ -7,8 +7,9 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::outcome::Status;
 use crate::report;
-use crate::runner::{self, Status};
+use crate::runner;
 use crate::wiring::{Wiring, WiringConfig};
 
 /// Scenario runner for the Looker → RudderStack mock ecosystem.

@@ -1,7 +1,7 @@
 //! The seam between scenarios and the systems they drive.
 //!
 //! The runner only talks to a [`Harness`]: send a Look, fetch a form, list actions, inject
-//! faults, read events. [`crate::wiring`] implements it on top of the real crates (mock Looker,
+//! faults, read events. The `wiring` module implements it on top of the real crates (mock Looker,
 //! reference hub, mock data plane); unit tests implement it with a scripted fake so that the
 //! expectation logic is tested on its own.
 
