@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::format::{LoadedScenario, parse_scenario};
 use crate::harness::{
-    ActionList, Breach, Filter, FormRequest, FormResult, JournalRow, Launcher, LoginRequest,
-    LoginResult, SendRequest, SendResult, Stored,
+    ActionList, Breach, DataPlane, Filter, FormRequest, FormResult, Hub, JournalRow, Launcher,
+    LoginRequest, LoginResult, Looker, SendRequest, SendResult, Stored,
 };
 use crate::outcome::Status;
 
@@ -29,19 +29,7 @@ struct Fake {
     login: Option<LoginResult>,
 }
 
-impl Harness for Fake {
-    fn hub_url(&self) -> String {
-        "http://127.0.0.1:1".into()
-    }
-    fn hub_token(&self) -> Option<String> {
-        Some("tok".into())
-    }
-    fn dataplane_url(&self) -> String {
-        "http://127.0.0.1:2".into()
-    }
-    fn write_keys(&self) -> Vec<String> {
-        vec!["wk_a".into(), "wk_b".into()]
-    }
+impl Looker for Fake {
     async fn send(&self, req: SendRequest) -> anyhow::Result<SendResult> {
         let key = req
             .params
@@ -67,19 +55,37 @@ impl Harness for Fake {
             None => anyhow::bail!("no forms in the fake"),
         }
     }
-    async fn login(&self, _: LoginRequest) -> anyhow::Result<LoginResult> {
-        self.login
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("no logins in the fake"))
-    }
-    async fn writeback_rows(&self) -> anyhow::Result<Vec<Value>> {
-        Ok(self.rows.clone())
-    }
     async fn list_actions(&self, _: Option<String>) -> anyhow::Result<ActionList> {
         Ok(ActionList {
             actions: vec![json!({"name": "rudder_event", "supported_formats": ["json_detail"]})],
             breaches: vec![],
         })
+    }
+    async fn login(&self, _: LoginRequest) -> anyhow::Result<LoginResult> {
+        self.login
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("no logins in the fake"))
+    }
+}
+
+impl Hub for Fake {
+    fn hub_url(&self) -> String {
+        "http://127.0.0.1:1".into()
+    }
+    fn hub_token(&self) -> Option<String> {
+        Some("tok".into())
+    }
+    async fn writeback_rows(&self) -> anyhow::Result<Vec<Value>> {
+        Ok(self.rows.clone())
+    }
+}
+
+impl DataPlane for Fake {
+    fn dataplane_url(&self) -> String {
+        "http://127.0.0.1:2".into()
+    }
+    fn write_keys(&self) -> Vec<String> {
+        vec!["wk_a".into(), "wk_b".into()]
     }
     async fn add_fault(&self, _: Value) -> anyhow::Result<()> {
         Ok(())

@@ -62,7 +62,7 @@ pub(crate) async fn send<H: Harness>(
         at,
         &res,
         send.expect.as_ref().unwrap_or(&AnswerExpect::default()),
-        &ctx,
+        ctx,
         failures,
     );
     Ok(())
@@ -105,7 +105,7 @@ pub(crate) async fn fetch_form<H: Harness>(
         at,
         &res,
         form.expect.as_ref().unwrap_or(&FormExpect::default()),
-        &ctx,
+        ctx,
         failures,
     );
     Ok(())
