@@ -1,13 +1,14 @@
 //! Scenario files and the runner that drives the mock Looker, the reference hub and the mock
 //! data plane end to end.
 //!
-//! - [`format`]: the YAML scenario format (Looks, hub, data plane, steps, expectations).
+//! - [`format`](mod@format): the YAML scenario format (Looks, hub, data plane, steps, expectations).
 //! - [`matcher`]: exact comparison plus matchers for volatile values, and readable diffs.
 //! - [`load`]: loading scenario files from disk or from the set embedded in the binary.
 //! - [`harness`]: the seam to the systems under test, one trait per system ([`harness::Looker`],
 //!   [`harness::Hub`], [`harness::DataPlane`]); [`wiring`] implements it on the real crates.
-//! - [`runner`]: executes scenarios in parallel; [`steps`] holds one function per step kind and
-//!   [`checks`] the comparison of answers, events and rows with what was expected.
+//! - [`runner`]: executes scenarios in parallel; inside the crate, `steps` holds one function per
+//!   step kind, `checks` the comparison of answers, events and rows with what was expected, and
+//!   `ctx` the placeholders both substitute.
 //! - [`outcome`]: what a run produces (status, failures, record), which [`report`] prints.
 //! - [`report`]: summary table, failure details, JUnit XML, exit codes.
 //!
@@ -33,8 +34,8 @@
 //! # }
 //! ```
 
-pub mod checks;
-pub mod ctx;
+mod checks;
+mod ctx;
 pub mod format;
 pub mod harness;
 pub mod load;
@@ -42,7 +43,7 @@ pub mod matcher;
 pub mod outcome;
 pub mod report;
 pub mod runner;
-pub mod steps;
+mod steps;
 pub mod wiring;
 
 pub use format::{LoadError, LoadedScenario, Scenario};

@@ -4,8 +4,8 @@
 //! without seeing each other's events. A failed expectation never stops at "assertion failed":
 //! it carries the path of every mismatch and a unified diff of expected against received.
 //!
-//! The steps themselves are in [`crate::steps`] (one function per step kind) and the checks of
-//! answers, events and rows in [`crate::checks`]; this module runs them in order, checks the
+//! The steps themselves are in `crate::steps` (one function per step kind) and the checks of
+//! answers, events and rows in `crate::checks`; this module runs them in order, checks the
 //! scenario-level `expect:` block and keeps the run within its time limit.
 
 use std::sync::Arc;

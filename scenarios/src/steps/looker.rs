@@ -9,7 +9,8 @@ use crate::harness::{FormRequest, Harness, SendRequest};
 use crate::matcher;
 use crate::outcome::Failure;
 
-/// `send`: a Look to an action; the answer is checked and its webhook id kept for `${send.webhook_id}`.
+/// `send`: a Look to an action; the answer is checked and its webhook id kept for
+/// `${send.webhook_id}`.
 pub(crate) async fn send<H: Harness>(
     run: &mut Run<'_, H>,
     at: &str,

@@ -1,8 +1,13 @@
-//! The one module that knows the real crates: implements [`Harness`] with the mock Looker, the
-//! reference hub and the mock data plane, each started fresh on port 0 per scenario.
+//! The one module that knows the real crates: implements the [`Harness`] with the mock Looker,
+//! the reference hub and the mock data plane, each started fresh on port 0 per scenario.
 //!
 //! Everything crate-specific lives here: converting a scenario Look into the mock Looker's
-//! `LookDef`, a fault rule into the data plane's `FaultRule`, outcomes into [`SendResult`].
+//! `LookDef` (`look.rs`), a fault rule into the data plane's `FaultRule`, outcomes into
+//! [`SendResult`]. One file per system: `looker_side.rs`, `hub_side.rs` (with the write-back hub
+//! and its database), `dataplane_side.rs` (in-process, or an external one over `/_mock`).
+//!
+//! [`Harness`]: crate::harness::Harness
+//! [`SendResult`]: crate::harness::SendResult
 //!
 //! A write-back scenario (`hub: {writeback: true}`) gets the hub the `action-hub` binary serves
 //! by default: the RudderStack actions plus `mark_suspicious`/`mark_suspicious_batch`, with a
