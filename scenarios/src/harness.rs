@@ -1,9 +1,11 @@
 //! The seam between scenarios and the systems they drive.
 //!
 //! The runner only talks to a [`Harness`]: send a Look, fetch a form, list actions, inject
-//! faults, read events. [`crate::wiring`] implements it on top of the real crates (mock Looker,
-//! reference hub, mock data plane); unit tests implement it with a scripted fake so that the
-//! expectation logic is tested on its own.
+//! faults, read events. It is split by system, [`Looker`], [`Hub`] and [`DataPlane`], so that
+//! each side reads (and is implemented) on its own; [`Harness`] is the three together. The
+//! `wiring` module implements them on top of the real crates (mock Looker, reference hub, mock
+//! data plane); unit tests implement them with a scripted fake so that the expectation logic is
+//! tested on its own.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -143,16 +145,8 @@ pub struct JournalRow {
     pub status: u16,
 }
 
-/// Everything a scenario needs from the systems under test.
-pub trait Harness: Send + Sync {
-    /// Base URL of the hub.
-    fn hub_url(&self) -> String;
-    /// Token for the hub, if any.
-    fn hub_token(&self) -> Option<String>;
-    /// Base URL of the data plane, no trailing slash.
-    fn dataplane_url(&self) -> String;
-    /// Accepted write keys, first is the default.
-    fn write_keys(&self) -> Vec<String>;
+/// The mock Looker (and its OAuth provider and per-user state): what Looker sends and reads.
+pub trait Looker: Send + Sync {
     /// Send a Look to an action through the mock Looker.
     fn send(&self, req: SendRequest) -> impl Future<Output = anyhow::Result<SendResult>> + Send;
     /// Fetch a form through the mock Looker.
@@ -165,25 +159,6 @@ pub trait Harness: Send + Sync {
         &self,
         looker_version: Option<String>,
     ) -> impl Future<Output = anyhow::Result<ActionList>> + Send;
-    /// Add a data-plane fault rule.
-    fn add_fault(&self, rule: Value) -> impl Future<Output = anyhow::Result<()>> + Send;
-    /// Remove every fault rule.
-    fn clear_faults(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
-    /// Delete every stored event.
-    fn reset_events(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
-    /// Stored events matching `filter`, in arrival order.
-    fn events(&self, filter: Filter) -> impl Future<Output = anyhow::Result<Vec<Stored>>> + Send;
-    /// Wait until `count` events match; `Err(seen)` on timeout.
-    fn wait_for(
-        &self,
-        count: usize,
-        filter: Filter,
-        timeout: Duration,
-    ) -> impl Future<Output = anyhow::Result<Result<Vec<Stored>, usize>>> + Send;
-    /// How many events are stored in all (every write key).
-    fn total_events(&self) -> impl Future<Output = anyhow::Result<usize>> + Send;
-    /// The data plane's request journal.
-    fn requests(&self) -> impl Future<Output = anyhow::Result<Vec<JournalRow>>> + Send;
     /// Log in as a user by following the form's `oauth_link` with the scripted browser.
     fn login(&self, req: LoginRequest) -> impl Future<Output = anyhow::Result<LoginResult>> + Send {
         let _ = req;
@@ -204,12 +179,53 @@ pub trait Harness: Send + Sync {
         let _ = (user, action, state);
         async { anyhow::bail!(NO_WRITEBACK) }
     }
+}
+
+/// The hub under test: where it is, and (write-back hubs) what its database holds.
+pub trait Hub: Send + Sync {
+    /// Base URL of the hub.
+    fn hub_url(&self) -> String;
+    /// Token for the hub, if any.
+    fn hub_token(&self) -> Option<String>;
     /// Every row of the write-back table, in insertion order, as `{column: value}` objects read
     /// straight from the database file.
     fn writeback_rows(&self) -> impl Future<Output = anyhow::Result<Vec<Value>>> + Send {
         async { anyhow::bail!(NO_WRITEBACK) }
     }
 }
+
+/// The mock data plane: its address and keys, fault rules, stored events, request journal.
+pub trait DataPlane: Send + Sync {
+    /// Base URL of the data plane, no trailing slash.
+    fn dataplane_url(&self) -> String;
+    /// Accepted write keys, first is the default.
+    fn write_keys(&self) -> Vec<String>;
+    /// Add a data-plane fault rule.
+    fn add_fault(&self, rule: Value) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Remove every fault rule.
+    fn clear_faults(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Delete every stored event.
+    fn reset_events(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Stored events matching `filter`, in arrival order.
+    fn events(&self, filter: Filter) -> impl Future<Output = anyhow::Result<Vec<Stored>>> + Send;
+    /// Wait until `count` events match; `Err(seen)` on timeout.
+    fn wait_for(
+        &self,
+        count: usize,
+        filter: Filter,
+        timeout: Duration,
+    ) -> impl Future<Output = anyhow::Result<Result<Vec<Stored>, usize>>> + Send;
+    /// How many events are stored in all (every write key).
+    fn total_events(&self) -> impl Future<Output = anyhow::Result<usize>> + Send;
+    /// The data plane's request journal.
+    fn requests(&self) -> impl Future<Output = anyhow::Result<Vec<JournalRow>>> + Send;
+}
+
+/// Everything a scenario needs from the systems under test: the three systems together.
+/// Implemented for every type that implements the three sides.
+pub trait Harness: Looker + Hub + DataPlane {}
+
+impl<T: Looker + Hub + DataPlane> Harness for T {}
 
 /// A login through the OAuth flow as a user.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 
-use crate::runner::{Report, Status};
+use crate::outcome::{Report, Status};
 
 /// Exit code: every scenario passed (or was skipped).
 pub const EXIT_OK: u8 = 0;
@@ -165,7 +165,7 @@ pub fn junit(reports: &[Report]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{Failure, Record};
+    use crate::outcome::{Failure, Record};
 
     fn rep(name: &str, status: Status) -> Report {
         Report {

@@ -1,4 +1,5 @@
-//! Integration tests of the `scenarios` binary and the demo, against the real crates.
+//! Integration tests of the `scenarios` binary against the real crates (the demo's test is in
+//! `src/bin/scenarios/demo.rs`, next to the code it drives).
 
 // The structure-aware fuzz generators are mock-looker's, shared so both loaders of YAML files
 // are fuzzed the same way.
@@ -68,60 +69,6 @@ fn filter_and_list_select_embedded_scenarios() {
     let o = run(&["run", "--filter", "identify/0"], dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("9 scenarios: 9 passed"), "{}", text(&o));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_sends_a_look_through_every_action() {
-    let args = scenarios::demo::UpArgs {
-        hub_port: 0,
-        dataplane_port: 0,
-        looker_port: 0,
-        mapping: "rudderstack".into(),
-    };
-    let report = scenarios::demo::up_with(args, async {}, |_| {})
-        .await
-        .expect("demo runs");
-    for (action, _, reading) in &report.sends {
-        assert_eq!(reading["success"], true, "{action}: {reading}");
-        assert_eq!(reading["breaches"], 0, "{action}: {reading}");
-    }
-    let types: Vec<&str> = report
-        .events
-        .iter()
-        .filter_map(|e| e.get("type").and_then(|t| t.as_str()))
-        .collect();
-    for t in ["identify", "track", "group"] {
-        assert!(types.contains(&t), "no {t} event in {types:?}");
-    }
-    // The write-back flow: logged in through the provider, one decision in the database.
-    let step = |name: &str| {
-        report
-            .writeback
-            .iter()
-            .find(|(s, _)| s == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("no {name} step in {:?}", report.writeback))
-    };
-    assert_eq!(step("form before login")["oauth_links"], 1);
-    assert_eq!(step("login as alice")["state_stored"], true);
-    let marked = step("mark order 1001");
-    assert_eq!(marked["success"], true, "{marked}");
-    assert_eq!(marked["refresh_query"], true, "{marked}");
-    assert_eq!(marked["breaches"], 0, "{marked}");
-    assert_eq!(
-        report.writeback_rows.len(),
-        1,
-        "{:?}",
-        report.writeback_rows
-    );
-    let row = &report.writeback_rows[0];
-    assert_eq!(row["order_id"], "1001", "{row}");
-    assert_eq!(row["classification"], "Suspicious", "{row}");
-    assert_eq!(row["user"], "alice@example.com", "{row}");
-    let text = scenarios::demo::describe(&report);
-    assert!(text.contains("/_mock/events"), "{text}");
-    assert!(text.contains("1 row(s) in"), "{text}");
-    assert!(text.contains(&report.dataplane_url), "{text}");
 }
 
 #[test]

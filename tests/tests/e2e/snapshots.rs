@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use insta::internals::{Content, ContentPath};
-use scenarios::runner::{self, Report};
+use scenarios::Report;
+use scenarios::runner;
 use scenarios::wiring::{Wiring, WiringConfig};
 use serde_json::{Value, json};
 

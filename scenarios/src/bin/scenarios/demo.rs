@@ -184,7 +184,7 @@ pub async fn up_with(
         sends.push((action.to_string(), title.to_string(), reading));
     }
     let writeback = writeback_flow(&client, &looker_url, &hub_id).await?;
-    let writeback_rows = crate::wiring::read_writeback_rows(&wb_db)?;
+    let writeback_rows = scenarios::wiring::read_writeback_rows(&wb_db)?;
     let events: Value = client
         .get(format!("{dataplane_url}/_mock/events"))
         .send()
@@ -372,4 +372,61 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     .await?;
     println!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_sends_a_look_through_every_action() {
+        let args = super::UpArgs {
+            hub_port: 0,
+            dataplane_port: 0,
+            looker_port: 0,
+            mapping: "rudderstack".into(),
+        };
+        let report = super::up_with(args, async {}, |_| {})
+            .await
+            .expect("demo runs");
+        for (action, _, reading) in &report.sends {
+            assert_eq!(reading["success"], true, "{action}: {reading}");
+            assert_eq!(reading["breaches"], 0, "{action}: {reading}");
+        }
+        let types: Vec<&str> = report
+            .events
+            .iter()
+            .filter_map(|e| e.get("type").and_then(|t| t.as_str()))
+            .collect();
+        for t in ["identify", "track", "group"] {
+            assert!(types.contains(&t), "no {t} event in {types:?}");
+        }
+        // The write-back flow: logged in through the provider, one decision in the database.
+        let step = |name: &str| {
+            report
+                .writeback
+                .iter()
+                .find(|(s, _)| s == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {name} step in {:?}", report.writeback))
+        };
+        assert_eq!(step("form before login")["oauth_links"], 1);
+        assert_eq!(step("login as alice")["state_stored"], true);
+        let marked = step("mark order 1001");
+        assert_eq!(marked["success"], true, "{marked}");
+        assert_eq!(marked["refresh_query"], true, "{marked}");
+        assert_eq!(marked["breaches"], 0, "{marked}");
+        assert_eq!(
+            report.writeback_rows.len(),
+            1,
+            "{:?}",
+            report.writeback_rows
+        );
+        let row = &report.writeback_rows[0];
+        assert_eq!(row["order_id"], "1001", "{row}");
+        assert_eq!(row["classification"], "Suspicious", "{row}");
+        assert_eq!(row["user"], "alice@example.com", "{row}");
+        let text = super::describe(&report);
+        assert!(text.contains("/_mock/events"), "{text}");
+        assert!(text.contains("1 row(s) in"), "{text}");
+        assert!(text.contains(&report.dataplane_url), "{text}");
+    }
 }

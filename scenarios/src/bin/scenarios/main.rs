@@ -1,4 +1,11 @@
 //! `scenarios`: run scenario files (`scenarios run`) or the demo (`scenarios up`).
+//!
+//! The command line and the demo live here, on the binary's side: the `scenarios` library is
+//! the format, the runner, its steps and checks, and the wiring of the three systems, which the
+//! e2e tests drive in-process without any of this.
+
+mod cli;
+mod demo;
 
 use std::process::ExitCode;
 
@@ -12,6 +19,6 @@ async fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
-    let cli = scenarios::cli::Cli::parse();
-    ExitCode::from(scenarios::cli::main(cli).await)
+    let cli = cli::Cli::parse();
+    ExitCode::from(cli::main(cli).await)
 }

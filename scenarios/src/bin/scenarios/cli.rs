@@ -7,9 +7,10 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::report;
-use crate::runner::{self, Status};
-use crate::wiring::{Wiring, WiringConfig};
+use scenarios::Status;
+use scenarios::report;
+use scenarios::runner;
+use scenarios::wiring::{Wiring, WiringConfig};
 
 /// Scenario runner for the Looker → RudderStack mock ecosystem.
 #[derive(Debug, Parser)]
@@ -75,14 +76,14 @@ pub struct ListArgs {
     pub filter: Option<String>,
 }
 
-fn load(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<crate::LoadedScenario>, u8> {
+fn load(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<scenarios::LoadedScenario>, u8> {
     let loaded = if paths.is_empty() {
-        crate::load::load_embedded()
+        scenarios::load::load_embedded()
     } else {
-        crate::load::load_paths(paths)
+        scenarios::load::load_paths(paths)
     };
     match loaded {
-        Ok(s) => Ok(crate::load::filter(s, filter)),
+        Ok(s) => Ok(scenarios::load::filter(s, filter)),
         Err(errors) => {
             for e in errors {
                 eprintln!("error: {e}");
