@@ -143,7 +143,7 @@ impl Batcher {
         if self.events == 0 {
             return None;
         }
-        let now = crate::iso_now();
+        let now = crate::clock::iso_now();
         for &(s, e) in &self.sent_at {
             if e - s == now.len() {
                 self.buf[s..e].copy_from_slice(now.as_bytes());
@@ -315,7 +315,7 @@ async fn post_with_retries(
             .post(url.clone())
             .header(http::header::AUTHORIZATION, auth.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::USER_AGENT, crate::user_agent())
+            .header(http::header::USER_AGENT, crate::identity::user_agent())
             .timeout(cfg.request_timeout)
             .body(batch.body.clone())
             .send()

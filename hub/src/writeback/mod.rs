@@ -25,10 +25,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::Shared;
 use crate::actions::{
-    Action, ActionResponse, BoxFuture, Definition, ExecuteRequest, FormRequest, OAuth,
+    Action, ActionResponse, BoxFuture, Definition, ExecuteRequest, FormRequest, OAuth, Registry,
 };
+use crate::context::Context;
 use crate::mapping::Fields;
 use crate::parse::{Format, Item, Parser};
 use crate::version::Version;
@@ -148,7 +148,7 @@ pub fn actions(config: WritebackConfig) -> Result<Vec<Arc<dyn Action>>, StoreErr
     let inner = Arc::new(Inner {
         sealer: StateSealer::new(&config.state_secret, config.state_ttl),
         client: reqwest::Client::builder()
-            .user_agent(crate::user_agent())
+            .user_agent(crate::identity::user_agent())
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default(),
@@ -195,7 +195,7 @@ pub fn actions(config: WritebackConfig) -> Result<Vec<Arc<dyn Action>>, StoreErr
 }
 
 /// Adds the write-back actions to a registry.
-pub fn register(registry: &mut crate::Registry, config: WritebackConfig) -> Result<(), StoreError> {
+pub fn register(registry: &mut Registry, config: WritebackConfig) -> Result<(), StoreError> {
     for a in actions(config)? {
         registry.add(a);
     }
@@ -416,7 +416,11 @@ impl Action for MarkSuspicious {
         })
     }
 
-    fn execute(&self, req: ExecuteRequest, hub: Arc<Shared>) -> BoxFuture<'static, ActionResponse> {
+    fn execute(
+        &self,
+        req: ExecuteRequest,
+        ctx: Arc<Context>,
+    ) -> BoxFuture<'static, ActionResponse> {
         let inner = self.inner.clone();
         let action = self.def.name;
         let batch = self.batch;
@@ -444,7 +448,7 @@ impl Action for MarkSuspicious {
                 let Some(classification) = classification else {
                     return invalid(errors);
                 };
-                return run_batch(&inner, &req, &hub, action, classification, comment, user).await;
+                return run_batch(&inner, &req, &ctx, action, classification, comment, user).await;
             }
             let id = req
                 .form_params
@@ -542,13 +546,13 @@ async fn flush(inner: &Inner, pending: &mut Vec<Decision>) -> Result<usize, Stri
 async fn run_batch(
     inner: &Inner,
     req: &ExecuteRequest,
-    hub: &Shared,
+    ctx: &Context,
     action: &str,
     classification: String,
     comment: String,
     user: String,
 ) -> ActionResponse {
-    let mut input = match crate::input::Input::open(req, hub).await {
+    let mut input = match crate::input::Input::open(req, ctx).await {
         Ok(i) => i,
         Err(e) => return ActionResponse::failed(e),
     };
@@ -584,7 +588,7 @@ async fn run_batch(
                     } else {
                         Format::JsonDetail
                     })
-                    .with_max_value_bytes(hub.config.max_row_bytes),
+                    .with_max_value_bytes(ctx.config.max_row_bytes),
                 )
             }
         };
@@ -608,7 +612,7 @@ async fn run_batch(
                     return fail(
                         format!(
                             "row {rows}: the row is {bytes} bytes, above the hub's {}-byte row limit",
-                            hub.config.max_row_bytes
+                            ctx.config.max_row_bytes
                         ),
                         written,
                     );
