@@ -9,7 +9,7 @@ pub struct Context {
     /// The configuration.
     pub config: HubConfig,
     /// HTTP client for download URLs: it follows redirects on the download_url's own host only
-    /// (see [`crate::input`]).
+    /// (the `look_stream::input` module says why).
     pub download: reqwest::Client,
     /// HTTP client for the data plane: it never follows a redirect, which is reported as a
     /// failure naming the `Location` (see [`crate::send`]).

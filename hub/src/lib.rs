@@ -17,7 +17,7 @@ mod clock;
 mod config;
 mod context;
 mod identity;
-pub mod input;
+mod look_stream;
 pub mod mapping;
 mod origin;
 pub mod parse;

@@ -13,7 +13,7 @@ use crate::body::BodyBudget;
 use crate::config::HubConfig;
 use crate::context::Context;
 use crate::identity::user_agent;
-use crate::input::download_redirects;
+use crate::look_stream::input::download_redirects;
 use crate::server::{self, ServerState};
 
 /// Serves the hub on `listener` until `shutdown` completes.

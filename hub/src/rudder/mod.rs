@@ -13,8 +13,9 @@ use crate::actions::{
     Action, ActionResponse, BoxFuture, Definition, ExecuteRequest, FormRequest, Param, Registry,
 };
 use crate::context::Context;
-use crate::input::Input;
+use crate::look_stream::LookStream;
 use crate::mapping::{CallType, MappingMode};
+use crate::parse::Format;
 use crate::send::{Sender, batch_url};
 use crate::version::Version;
 
@@ -129,11 +130,7 @@ impl Action for Rudder {
     }
 
     fn supported_formats(&self, version: Option<&Version>) -> Vec<&'static str> {
-        if version.is_some_and(|v| *v >= Version::new(6, 2, 0)) {
-            vec!["json_detail_lite_stream"]
-        } else {
-            vec!["json_detail"]
-        }
+        vec![requested_format(version).as_str()]
     }
 
     fn has_form(&self) -> bool {
@@ -158,6 +155,17 @@ impl Action for Rudder {
         ctx: Arc<Context>,
     ) -> BoxFuture<'static, ActionResponse> {
         Box::pin(run(self.call, req, ctx))
+    }
+}
+
+/// The format the actions ask Looker for (their `supported_formats`): the streamed
+/// `json_detail_lite_stream` from Looker 6.2.0 on, `json_detail` before or when the version is
+/// unknown. The Look is read as this format (a document starting with `[` as `json`).
+fn requested_format(version: Option<&Version>) -> Format {
+    if version.is_some_and(|v| *v >= Version::new(6, 2, 0)) {
+        Format::JsonDetailLiteStream
+    } else {
+        Format::JsonDetail
     }
 }
 
@@ -205,8 +213,9 @@ async fn run(call: CallType, req: ExecuteRequest, ctx: Arc<Context>) -> ActionRe
         },
         None => ctx.config.mapping,
     };
-    let mut input = match Input::open(&req, &ctx).await {
-        Ok(i) => i,
+    let format = requested_format(req.looker_version.as_ref());
+    let mut look = match LookStream::open(&req, &ctx, format).await {
+        Ok(l) => l,
         Err(e) => return ActionResponse::failed(e),
     };
     let sender = Sender::new(
@@ -221,5 +230,5 @@ async fn run(call: CallType, req: ExecuteRequest, ctx: Arc<Context>) -> ActionRe
         ctx: &ctx,
         req: &req,
     };
-    pipeline.drive(&mut input, sender).await
+    pipeline.drive(&mut look, sender).await
 }

@@ -7,11 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::actions::{ActionResponse, ExecuteRequest};
 use crate::context::Context;
-use crate::input::{CHUNK, Input};
+use crate::look_stream::LookStream;
 use crate::mapping::{AnonymousId, CallType, MapContext, MappingMode, Plan, RowError, RowShape};
-use crate::parse::{Format, Item, Parser, infer_json_fields};
+use crate::parse::{Format, Item, infer_json_fields};
 use crate::send::{Batcher, SendReport, Sender, thousands};
-use crate::version::Version;
 
 /// Row errors listed in a RudderStack-mode message before it is cut short.
 const MAX_LISTED_ERRORS: usize = 100;
@@ -120,7 +119,9 @@ impl Outcome {
 }
 
 impl Pipeline<'_> {
-    pub(super) async fn drive(&self, input: &mut Input, mut sender: Sender) -> ActionResponse {
+    /// Reads `look` to its end (or to the first failure that ends the run), sending its events
+    /// through `sender`, and answers Looker.
+    pub(super) async fn drive(&self, look: &mut LookStream, mut sender: Sender) -> ActionResponse {
         let start_ts = crate::clock::iso_now();
         let mut timestamp = start_ts.clone();
         let event = self.req.form_params.get("event").map(String::as_str);
@@ -135,16 +136,6 @@ impl Pipeline<'_> {
             .deterministic_message_ids
             .then_some(self.req.webhook_id.as_deref())
             .flatten();
-        let version_format = if self
-            .req
-            .looker_version
-            .as_ref()
-            .is_some_and(|v| *v >= Version::new(6, 2, 0))
-        {
-            Format::JsonDetailLiteStream
-        } else {
-            Format::JsonDetail
-        };
         let base_ctx = MapContext {
             call: self.call,
             mode: self.mode,
@@ -168,55 +159,23 @@ impl Pipeline<'_> {
             abort: None,
             report: SendReport::default(),
         };
-        let mut parser: Option<Parser> = None;
         let mut plan: Option<Plan> = None;
         let mut batcher = Batcher::new(self.ctx.config.send.max_batch_bytes);
-        let mut chunk = Vec::with_capacity(CHUNK);
         let mut event_buf: Vec<u8> = Vec::with_capacity(1024);
         let mut msg_buf = uuid::Uuid::encode_buffer();
-        let mut ended = false;
 
         'outer: loop {
-            if !ended {
-                match input.next(&mut chunk).await {
-                    Ok(true) => {}
-                    Ok(false) => ended = true,
-                    Err(e) => {
-                        out.abort = Some(e);
-                        break;
-                    }
+            match look.read().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    out.abort = Some(e.to_string());
+                    break;
                 }
             }
-            let p = match &mut parser {
-                Some(p) => p,
-                None => {
-                    let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) else {
-                        if ended {
-                            out.abort =
-                                Some(format!("the {} document is empty", version_format.as_str()));
-                            break;
-                        }
-                        continue;
-                    };
-                    let f = if first == b'[' {
-                        Format::Json
-                    } else {
-                        version_format
-                    };
-                    parser
-                        .insert(Parser::new(f).with_max_value_bytes(self.ctx.config.max_row_bytes))
-                }
-            };
-            if ended {
-                p.feed(&chunk);
-                chunk.clear();
-                p.finish_input();
-            } else {
-                p.feed(&chunk);
-            }
-            let format = p.format();
+            let format = look.format();
             loop {
-                let item = match p.next_item() {
+                let item = match look.next_item() {
                     Ok(Some(i)) => i,
                     Ok(None) => break,
                     Err(e) => {
@@ -334,15 +293,9 @@ impl Pipeline<'_> {
                     }
                 }
             }
-            if ended {
-                if let Err(e) = p.finish() {
-                    out.abort = Some(e.message);
-                }
-                break;
-            }
         }
         if out.abort.is_none()
-            && let Some(p) = &parser
+            && let Some(p) = look.parser()
             && p.rows() == 0
             && plan.is_none()
             && p.format() != Format::Json

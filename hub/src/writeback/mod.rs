@@ -29,8 +29,9 @@ use crate::actions::{
     Action, ActionResponse, BoxFuture, Definition, ExecuteRequest, FormRequest, OAuth, Registry,
 };
 use crate::context::Context;
+use crate::look_stream::{LookError, LookStream};
 use crate::mapping::Fields;
-use crate::parse::{Format, Item, Parser};
+use crate::parse::{Format, Item};
 use crate::version::Version;
 
 pub use state::{StateError, StateSealer};
@@ -552,54 +553,27 @@ async fn run_batch(
     comment: String,
     user: String,
 ) -> ActionResponse {
-    let mut input = match crate::input::Input::open(req, ctx).await {
-        Ok(i) => i,
+    let mut look = match LookStream::open(req, ctx, Format::JsonDetail).await {
+        Ok(l) => l,
         Err(e) => return ActionResponse::failed(e),
     };
-    let mut parser: Option<Parser> = None;
     let mut field: Option<String> = None;
-    let mut chunk = Vec::new();
     let mut pending: Vec<Decision> = Vec::with_capacity(BATCH_ROWS);
     let (mut rows, mut written, mut skipped) = (0u64, 0usize, 0u64);
-    let mut ended = false;
     let fail = |msg: String, written: usize| {
         ActionResponse::failed(format!("{msg} ({written} decisions were written before)"))
     };
     loop {
-        if !ended {
-            match input.next(&mut chunk).await {
-                Ok(true) => {}
-                Ok(false) => ended = true,
-                Err(e) => return fail(e, written),
-            }
+        match look.read().await {
+            Ok(true) => {}
+            Ok(false) => break,
+            // Nothing can have been written: the answer says only that.
+            Err(e @ LookError::Empty(_)) => return ActionResponse::failed(e.to_string()),
+            Err(e) => return fail(e.to_string(), written),
         }
-        let p = match &mut parser {
-            Some(p) => p,
-            None => {
-                let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) else {
-                    if ended {
-                        return ActionResponse::failed("the json_detail document is empty");
-                    }
-                    continue;
-                };
-                parser.insert(
-                    Parser::new(if first == b'[' {
-                        Format::Json
-                    } else {
-                        Format::JsonDetail
-                    })
-                    .with_max_value_bytes(ctx.config.max_row_bytes),
-                )
-            }
-        };
-        p.feed(&chunk);
-        chunk.clear();
-        if ended {
-            p.finish_input();
-        }
-        let json_rows = p.format() == Format::Json;
+        let json_rows = look.format() == Format::Json;
         loop {
-            let item = match p.next_item() {
+            let item = match look.next_item() {
                 Ok(Some(i)) => i,
                 Ok(None) => break,
                 Err(e) => return fail(e.message, written),
@@ -649,12 +623,6 @@ async fn run_batch(
                 Ok(n) => written += n,
                 Err(e) => return fail(e, written),
             }
-        }
-        if ended {
-            if let Err(e) = p.finish() {
-                return fail(e.message, written);
-            }
-            break;
         }
     }
     match flush(inner, &mut pending).await {
