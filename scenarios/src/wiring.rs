@@ -53,7 +53,7 @@ impl Wiring {
 }
 
 enum HubSide {
-    Local(hub::RunningHub),
+    Local(hub::Hub),
     /// The hub with the write-back actions, served on a listener bound first so that its
     /// public URL (the `oauth_url`s and the OAuth redirect URI) is known before it starts.
     Writeback {
@@ -915,7 +915,9 @@ impl Launcher for Wiring {
                     ..hub::HubConfig::default()
                 };
                 HubSide::Local(
-                    hub::RunningHub::start(config)
+                    hub::Hub::builder()
+                        .config(config)
+                        .start()
                         .await
                         .context("starting the reference hub")?,
                 )
@@ -970,7 +972,10 @@ async fn start_writeback_hub(
         ..hub::HubConfig::default()
     };
     let server = binding.spawn("write-back hub", |listener, stop| {
-        hub::run_with_registry(listener, config, registry, stop)
+        hub::Hub::builder()
+            .config(config)
+            .registry(registry)
+            .run(listener, stop)
     });
     Ok((
         HubSide::Writeback {
