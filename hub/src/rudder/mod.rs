@@ -1,6 +1,6 @@
 //! The RudderStack actions (`rudder_event`, `rudder_track`, `rudder_group`): their definitions,
 //! the registry that serves them, and the checks of an execute's params before its Look is
-//! streamed through the [`pipeline`]: input chunks → incremental parser → mapping →
+//! streamed through the `pipeline`: input chunks → incremental parser → mapping →
 //! byte-bounded batches → data plane, all while the rest of the Look is still arriving.
 
 mod pipeline;
