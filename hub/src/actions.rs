@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::Shared;
+use crate::context::Context;
 use crate::version::Version;
 
 /// A boxed future, as the trait's async hooks return.
@@ -191,15 +191,18 @@ pub trait Action: Send + Sync + 'static {
         let _ = req;
         Box::pin(async { serde_json::json!({"fields": []}) })
     }
-    /// Runs the action.
-    fn execute(&self, req: ExecuteRequest, hub: Arc<Shared>) -> BoxFuture<'static, ActionResponse>;
+    /// Runs the action, with the hub's configuration and clients in `ctx`.
+    fn execute(&self, req: ExecuteRequest, ctx: Arc<Context>)
+    -> BoxFuture<'static, ActionResponse>;
     /// OAuth hooks, if the action uses OAuth.
     fn oauth(&self) -> Option<&dyn OAuth> {
         None
     }
 }
 
-/// The actions a hub serves, in list order.
+/// The actions a hub serves, in list order. The RudderStack actions' registry,
+/// `Registry::rudderstack()`, is made beside them in [`crate::rudder`], and the write-back
+/// actions join with [`crate::writeback::register`]: this module knows no action.
 #[derive(Clone, Default)]
 pub struct Registry {
     actions: Vec<Arc<dyn Action>>,
@@ -217,14 +220,6 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
-    }
-    /// The RudderStack actions in the observed list order: rudder_event, rudder_group, rudder_track.
-    pub fn rudderstack() -> Self {
-        let mut r = Self::new();
-        for a in crate::rudder::actions() {
-            r.add(a);
-        }
-        r
     }
     /// Adds an action.
     pub fn add(&mut self, action: Arc<dyn Action>) {

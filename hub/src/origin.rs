@@ -23,8 +23,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::Shared;
-
 /// The content types a browser sends cross-origin without a preflight.
 const SIMPLE_TYPES: [&str; 3] = [
     "text/plain",
@@ -40,18 +38,30 @@ fn refuse(status: StatusCode, error: String) -> Response {
         .into_response()
 }
 
+/// The hub's own origin (`scheme://host:port` of its base URL), the one `Origin` accepted.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnOrigin(Arc<str>);
+
+impl OwnOrigin {
+    /// The origin of `base_url`; empty (matching no browser's `Origin`) if it does not parse.
+    pub(crate) fn of(base_url: &str) -> Self {
+        let own = url::Url::parse(base_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        Self(own.into())
+    }
+}
+
 /// The middleware (see the module docs).
-pub(crate) async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(own): State<OwnOrigin>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     let h = req.headers();
     if let Some(origin) = h.get(header::ORIGIN) {
-        let own = url::Url::parse(&s.base_url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
+        let own = &*own.0;
         let origin = String::from_utf8_lossy(origin.as_bytes());
-        if !origin.eq_ignore_ascii_case(&own) {
+        if !origin.eq_ignore_ascii_case(own) {
             return refuse(
                 StatusCode::FORBIDDEN,
                 format!(

@@ -143,7 +143,7 @@ impl Batcher {
         if self.events == 0 {
             return None;
         }
-        let now = crate::iso_now();
+        let now = crate::clock::iso_now();
         for &(s, e) in &self.sent_at {
             if e - s == now.len() {
                 self.buf[s..e].copy_from_slice(now.as_bytes());
@@ -302,6 +302,12 @@ impl Sender {
     }
 }
 
+/// POSTs one batch, retrying 5xx, 429 and network errors `cfg.retries` times after
+/// `retry_base · 2ⁿ` plus 0–20 % jitter. Written out rather than with `backon`: its jitter adds
+/// up to a whole delay (recent versions) or up to the first delay (older ones), not the SDK-like
+/// 0–20 %, so the same delays would need a hand-made adjustment anyway, and whether to retry
+/// depends on the answer (a 4xx or a redirect is final) more than on a schedule. (`backoff` is
+/// unmaintained, RUSTSEC-2025-0012.)
 async fn post_with_retries(
     client: &reqwest::Client,
     url: &url::Url,
@@ -315,7 +321,7 @@ async fn post_with_retries(
             .post(url.clone())
             .header(http::header::AUTHORIZATION, auth.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::USER_AGENT, crate::user_agent())
+            .header(http::header::USER_AGENT, crate::identity::user_agent())
             .timeout(cfg.request_timeout)
             .body(batch.body.clone())
             .send()

@@ -19,15 +19,37 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
-use crate::Shared;
-use crate::actions::{ActionResponse, Attachment, ExecuteRequest, FormRequest, action_json};
-use crate::body::{Reservation, express_html, member, read_body, string_list, strings};
+use crate::actions::{
+    Action, ActionResponse, Attachment, ExecuteRequest, FormRequest, Registry, action_json,
+};
+use crate::body::{BodyBudget, Reservation, express_html, member, read_body, string_list, strings};
+use crate::config::HubConfig;
+use crate::context::Context;
+use crate::origin::OwnOrigin;
 use crate::version::Version;
 
-type AppState = Arc<Shared>;
+/// What every request of a hub shares.
+pub(crate) struct ServerState {
+    /// What the actions get: the configuration and the HTTP clients.
+    pub(crate) context: Arc<Context>,
+    /// The served actions.
+    pub(crate) registry: Registry,
+    /// Base URL used in action URLs, no trailing slash.
+    pub(crate) base_url: String,
+    /// Bytes of execute and form bodies held at once ([`crate::body`]).
+    pub(crate) bodies: BodyBudget,
+}
+
+impl ServerState {
+    fn config(&self) -> &HubConfig {
+        &self.context.config
+    }
+}
+
+type AppState = Arc<ServerState>;
 
 /// The router of a hub.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: AppState) -> Router {
     Router::new()
         .route("/", get(index).post(list))
         .route("/status", get(status))
@@ -39,7 +61,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/actions/{id}/oauth_redirect", get(oauth_redirect))
         .route("/actions/{id}/oauth_token", post(oauth_token))
         .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
+            OwnOrigin::of(&shared.base_url),
             crate::origin::guard,
         ))
         .layer(axum::middleware::from_fn(request_span))
@@ -85,7 +107,7 @@ fn not_found_action() -> Response {
     json_error(StatusCode::NOT_FOUND, "No action found.")
 }
 
-fn authorized(headers: &HeaderMap, s: &Shared) -> bool {
+fn authorized(headers: &HeaderMap, s: &ServerState) -> bool {
     let Some(h) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -95,7 +117,11 @@ fn authorized(headers: &HeaderMap, s: &Shared) -> bool {
     let Some(key) = crate::auth::key_from_header(h) else {
         return false;
     };
-    crate::auth::key_is_valid(key, s.config.secret.as_deref(), s.config.token.as_deref())
+    crate::auth::key_is_valid(
+        key,
+        s.config().secret.as_deref(),
+        s.config().token.as_deref(),
+    )
 }
 
 fn looker_version(headers: &HeaderMap) -> Option<Version> {
@@ -131,7 +157,7 @@ async fn index(State(s): State<AppState>) -> Html<String> {
          Look into an event sent to a RudderStack data plane (<code>/v1/batch</code>). Add <code>{base}</code> as an \
          Action Hub in Looker, with an authorization token from <code>action-hub token</code>.</p>\n\
          <h2>Actions</h2>\n<ul>\n{items}</ul>\n</body>\n</html>\n",
-        label = esc(&s.config.label),
+        label = esc(&s.config().label),
         base = esc(&s.base_url),
     ))
 }
@@ -140,7 +166,7 @@ async fn status(State(s): State<AppState>) -> Response {
     axum::Json(json!({
         "app": "action-hub",
         "version": crate::LIBRARY_VERSION,
-        "label": s.config.label,
+        "label": s.config().label,
         "actions": s.registry.all().iter().map(|a| a.definition().name).collect::<Vec<_>>(),
     }))
     .into_response()
@@ -157,7 +183,7 @@ async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
         .into_iter()
         .map(|a| action_json(a.as_ref(), &s.base_url, v.as_ref()))
         .collect();
-    axum::Json(json!({"integrations": integrations, "label": s.config.label})).into_response()
+    axum::Json(json!({"integrations": integrations, "label": s.config().label})).into_response()
 }
 
 async fn one_action(
@@ -219,15 +245,7 @@ async fn prelude(
     id: &str,
     headers: &HeaderMap,
     body: Body,
-) -> Result<
-    (
-        Arc<dyn crate::actions::Action>,
-        Option<Version>,
-        Bytes,
-        Reservation,
-    ),
-    Response,
-> {
+) -> Result<(Arc<dyn Action>, Option<Version>, Bytes, Reservation), Response> {
     if !authorized(headers, s) {
         return Err(forbidden());
     }
@@ -235,7 +253,7 @@ async fn prelude(
     let Some(action) = s.registry.find(id, version.as_ref()).cloned() else {
         return Err(not_found_action());
     };
-    let (bytes, held) = read_body(body, headers, s.config.push_limit, Some(&s.bodies)).await?;
+    let (bytes, held) = read_body(body, headers, s.config().push_limit, Some(&s.bodies)).await?;
     Ok((action, version, bytes, held))
 }
 
@@ -352,7 +370,7 @@ async fn execute(
         }
     };
     tracing::info!(action = %id, "executing");
-    let fut = action.execute(req, s.clone());
+    let fut = action.execute(req, s.context.clone());
     keepalive_json(
         async move {
             let r: ActionResponse = fut.await;
@@ -361,7 +379,7 @@ async fn execute(
             tracing::info!(success = r.success, message = ?r.message, "executed");
             r.to_json()
         },
-        s.config.keepalive,
+        s.config().keepalive,
     )
 }
 
@@ -456,7 +474,7 @@ async fn form(
             drop(held);
             v
         },
-        s.config.keepalive,
+        s.config().keepalive,
     )
 }
 
@@ -466,7 +484,7 @@ fn no_oauth() -> Response {
 
 /// The action behind an OAuth route, if it has OAuth hooks. OAuth routes are not gated by the
 /// Looker version: the browser that opens them sends no Looker User-Agent.
-fn oauth_action(s: &AppState, id: &str) -> Result<Arc<dyn crate::actions::Action>, Response> {
+fn oauth_action(s: &AppState, id: &str) -> Result<Arc<dyn Action>, Response> {
     let Some(a) = s.registry.find(id, None).cloned() else {
         return Err(not_found_action());
     };

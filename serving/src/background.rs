@@ -1,6 +1,6 @@
 //! One way to run a server in the background of a test or a tool: bind a loopback port, hand
 //! the listener and a stop future to the server's `run`, keep a handle that knows the URL and
-//! stops the server when dropped. Each crate's test double (`RunningHub`, `MockLooker`,
+//! stops the server when dropped. Each crate's test double (`hub::Hub`, `MockLooker`,
 //! `MockDataplane`) and the scenario runner's wiring start this way.
 
 use std::fmt;

@@ -228,5 +228,9 @@ async fn main() -> anyhow::Result<()> {
         serving::shutdown_signal().await;
         tracing::info!("shutting down");
     };
-    hub::run_with_registry(listener, config, registry, shutdown).await
+    hub::Hub::builder()
+        .config(config)
+        .registry(registry)
+        .run(listener, shutdown)
+        .await
 }

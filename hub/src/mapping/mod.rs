@@ -264,8 +264,8 @@ impl<'a> MapContext<'a> {
             message_id: "00000000-0000-4000-8000-000000000000",
             anonymous_id: AnonymousId::Fixed("stubanon"),
             app_version: "dev",
-            library_name: crate::LIBRARY_NAME,
-            library_version: crate::LIBRARY_VERSION,
+            library_name: crate::identity::LIBRARY_NAME,
+            library_version: crate::identity::LIBRARY_VERSION,
         }
     }
 }

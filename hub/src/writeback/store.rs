@@ -102,7 +102,7 @@ impl Store {
         };
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction().map_err(err)?;
-        let now = crate::iso_now();
+        let now = crate::clock::iso_now();
         let mut written = 0;
         {
             let mut stmt = tx

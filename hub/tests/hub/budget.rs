@@ -92,7 +92,9 @@ async fn a_budget_below_the_push_limit_is_refused_at_start() {
     c.secret = Some("s".into());
     c.body_budget = c.push_limit - 1;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = hub::run(listener, c, std::future::pending())
+    let err = hub::Hub::builder()
+        .config(c)
+        .run(listener, std::future::pending())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("below the push limit"), "{err}");

@@ -140,7 +140,7 @@ impl Sink {
 
 /// A hub under test plus an HTTP client.
 pub struct TestHub {
-    pub hub: hub::RunningHub,
+    pub hub: hub::Hub,
     pub client: reqwest::Client,
 }
 
@@ -157,7 +157,7 @@ impl TestHub {
     pub async fn with(config: hub::HubConfig) -> TestHub {
         LazyLock::force(&TRACING);
         TestHub {
-            hub: hub::RunningHub::start(config).await.unwrap(),
+            hub: hub::Hub::builder().config(config).start().await.unwrap(),
             client: reqwest::Client::new(),
         }
     }

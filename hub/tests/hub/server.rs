@@ -381,15 +381,17 @@ async fn non_oauth_actions_answer_oauth_routes_with_404_instead_of_hanging() {
 #[tokio::test]
 async fn a_silent_connection_is_closed_after_the_header_read_timeout() {
     use tokio::io::AsyncReadExt;
-    let hub = hub::RunningHub::start(hub::HubConfig {
-        limits: serving::Limits {
-            header_read_timeout: Some(Duration::from_millis(200)),
-            ..serving::Limits::default()
-        },
-        ..hub::HubConfig::default()
-    })
-    .await
-    .unwrap();
+    let hub = hub::Hub::builder()
+        .config(hub::HubConfig {
+            limits: serving::Limits {
+                header_read_timeout: Some(Duration::from_millis(200)),
+                ..serving::Limits::default()
+            },
+            ..hub::HubConfig::default()
+        })
+        .start()
+        .await
+        .unwrap();
     let addr = hub.url().trim_start_matches("http://").to_owned();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut buf = [0u8; 64];

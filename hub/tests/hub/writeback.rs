@@ -155,9 +155,14 @@ impl Env {
             ..hub::HubConfig::default()
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(hub::run_with_registry(l, config, registry, async {
-            let _ = rx.await;
-        }));
+        tokio::spawn(
+            hub::Hub::builder()
+                .config(config)
+                .registry(registry)
+                .run(l, async {
+                    let _ = rx.await;
+                }),
+        );
         Env {
             world,
             token: hub::generate_token(&secret),
@@ -655,15 +660,15 @@ async fn expired_token_and_unreachable_provider_never_loop() {
         },
     )
     .unwrap();
-    let running = hub::RunningHub::start_with_registry(
-        hub::HubConfig {
+    let running = hub::Hub::builder()
+        .config(hub::HubConfig {
             secret: Some("s".into()),
             ..hub::HubConfig::default()
-        },
-        registry,
-    )
-    .await
-    .unwrap();
+        })
+        .registry(registry)
+        .start()
+        .await
+        .unwrap();
     let resp = reqwest::Client::new()
         .post(format!("{}/actions/mark_suspicious/form", running.url()))
         .header(

@@ -2,13 +2,17 @@
 
 use std::time::Duration;
 
-use hub::{HubConfig, RunningHub};
+use hub::{Hub, HubConfig};
 use mock_dataplane::{EventFilter, MockDataplane};
 use mock_looker::{Download, Format, MockLooker, SendRequest};
 
-async fn wired() -> (MockDataplane, RunningHub, MockLooker, String) {
+async fn wired() -> (MockDataplane, Hub, MockLooker, String) {
     let dp = MockDataplane::start().await.unwrap();
-    let hub = RunningHub::start(HubConfig::default()).await.unwrap();
+    let hub = Hub::builder()
+        .config(HubConfig::default())
+        .start()
+        .await
+        .unwrap();
     let looker = MockLooker::builder()
         .hub_timeout(Duration::from_secs(20))
         .start()

@@ -35,9 +35,14 @@ impl Env {
             secret: Some(secret.into()),
             ..hub::HubConfig::default()
         };
-        tokio::spawn(hub::run_with_registry(l, config, registry, async {
-            let _ = rx.await;
-        }));
+        tokio::spawn(
+            hub::Hub::builder()
+                .config(config)
+                .registry(registry)
+                .run(l, async {
+                    let _ = rx.await;
+                }),
+        );
         let h = looker
             .register_hub(&hub_url, Some(hub::generate_token(secret)), None)
             .await

@@ -104,7 +104,10 @@ pub(super) async fn start_writeback_hub(
         ..hub::HubConfig::default()
     };
     let server = binding.spawn("write-back hub", |listener, stop| {
-        hub::run_with_registry(listener, config, registry, stop)
+        hub::Hub::builder()
+            .config(config)
+            .registry(registry)
+            .run(listener, stop)
     });
     Ok((
         HubServer::Writeback {

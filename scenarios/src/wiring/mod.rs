@@ -62,7 +62,7 @@ impl Wiring {
 }
 
 enum HubServer {
-    Local(hub::RunningHub),
+    Local(hub::Hub),
     /// The hub with the write-back actions, served on a listener bound first so that its
     /// public URL (the `oauth_url`s and the OAuth redirect URI) is known before it starts.
     Writeback {
@@ -186,7 +186,9 @@ impl Launcher for Wiring {
                     ..hub::HubConfig::default()
                 };
                 HubServer::Local(
-                    hub::RunningHub::start(config)
+                    hub::Hub::builder()
+                        .config(config)
+                        .start()
                         .await
                         .context("starting the reference hub")?,
                 )

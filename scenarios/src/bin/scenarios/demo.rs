@@ -122,12 +122,12 @@ pub async fn up_with(
         mapping,
         ..hub::HubConfig::default()
     };
-    let hub_task = tokio::spawn(hub::run_with_registry(
-        hub_listener,
-        hub_config,
-        registry,
-        stopped(stop_rx.clone()),
-    ));
+    let hub_task = tokio::spawn(
+        hub::Hub::builder()
+            .config(hub_config)
+            .registry(registry)
+            .run(hub_listener, stopped(stop_rx.clone())),
+    );
     let looker_task = tokio::spawn(mock_looker::run(
         looker_listener,
         mock_looker::Config::default(),

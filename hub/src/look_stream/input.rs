@@ -13,8 +13,8 @@
 
 use bytes::Bytes;
 
-use crate::Shared;
 use crate::actions::ExecuteRequest;
+use crate::context::Context;
 
 /// Redirects longer than this fail, as in the official hub's `request` library.
 pub const MAX_DOWNLOAD_REDIRECTS: usize = 10;
@@ -65,7 +65,7 @@ pub(crate) enum Input {
 pub(crate) const CHUNK: usize = 64 * 1024;
 
 impl Input {
-    pub(crate) async fn open(req: &ExecuteRequest, hub: &Shared) -> Result<Input, String> {
+    pub(crate) async fn open(req: &ExecuteRequest, ctx: &Context) -> Result<Input, String> {
         if let Some(att) = &req.attachment {
             let raw = req.body.slice(att.data.0..att.data.1);
             let is_string = raw.first() == Some(&b'"');
@@ -91,10 +91,10 @@ impl Input {
             .download_url
             .as_deref()
             .ok_or("A streaming action was sent incompatible data. The action must have a download url or an attachment.")?;
-        let resp = hub
-            .client
+        let resp = ctx
+            .download
             .get(url)
-            .timeout(hub.config.stream_timeout)
+            .timeout(ctx.config.stream_timeout)
             .send()
             .await
             .map_err(|e| {

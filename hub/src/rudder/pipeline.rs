@@ -1,148 +1,19 @@
-//! The RudderStack actions (`rudder_event`, `rudder_track`, `rudder_group`) and their pipeline:
-//! input chunks → incremental parser → mapping → byte-bounded batches → data plane, all while
-//! the rest of the Look is still arriving.
+//! One execute of a RudderStack action, row by row: each row the parser hands out is mapped to
+//! an event, batched and sent while the Look is still arriving; what was sent, rejected or
+//! failed is counted as it goes, and [`Pipeline::answer`] turns the account into Looker's
+//! message.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
-
-use crate::Shared;
-use crate::actions::{
-    Action, ActionResponse, BoxFuture, Definition, ExecuteRequest, FormRequest, Param,
-};
-use crate::input::{CHUNK, Input};
+use crate::actions::{ActionResponse, ExecuteRequest};
+use crate::context::Context;
+use crate::look_stream::LookStream;
 use crate::mapping::{AnonymousId, CallType, MapContext, MappingMode, Plan, RowError, RowShape};
-use crate::parse::{Format, Item, Parser, infer_json_fields};
-use crate::send::{Batcher, SendReport, Sender, batch_url, thousands};
-use crate::version::Version;
-
-/// The optional per-action param that overrides the hub's `--mapping`.
-pub const MAPPING_PARAM: &str = "rudder_mapping";
-
-const ICON_PNG: &[u8] = include_bytes!("../assets/rudderstack.png");
+use crate::parse::{Format, Item, infer_json_fields};
+use crate::send::{Batcher, SendReport, Sender, thousands};
 
 /// Row errors listed in a RudderStack-mode message before it is cut short.
 const MAX_LISTED_ERRORS: usize = 100;
-
-struct Rudder {
-    call: CallType,
-    def: Definition,
-}
-
-/// The three actions in the observed list order.
-pub fn actions() -> Vec<Arc<dyn Action>> {
-    use base64::Engine;
-    let icon = format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(ICON_PNG)
-    );
-    let params = vec![
-        Param {
-            description: "Looker source write key for Rudder.",
-            label: "Rudder Write Key",
-            name: "rudder_write_key",
-            required: true,
-            sensitive: true,
-        },
-        Param {
-            description: "Give your Rudder server URL",
-            label: "Rudder Data Plane URL",
-            name: "rudder_server_url",
-            required: true,
-            sensitive: false,
-        },
-        Param {
-            description: "Optional: \"rudderstack\" (events exactly as RudderStack's hosted hub \
-                          sends them, quirks included) or \"clean\" (values kept as they are). \
-                          Empty: the hub's default.",
-            label: "Mapping mode",
-            name: MAPPING_PARAM,
-            required: false,
-            sensitive: false,
-        },
-    ];
-    let any = json!(["email", "user_id", "rudder_anonymous_id"]);
-    let def = |name, label, description, min: Version, required_fields| Definition {
-        name,
-        label,
-        description,
-        params: params.clone(),
-        required_fields,
-        supported_action_types: vec!["query"],
-        min_looker_version: min,
-        uses_streaming: true,
-        formattings: vec!["unformatted"],
-        visualization_formattings: vec!["noapply"],
-        icon_data_uri: Some(icon.clone()),
-    };
-    vec![
-        Arc::new(Rudder {
-            call: CallType::Identify,
-            def: def(
-                "rudder_event",
-                "Rudder Identify",
-                "Add traits via identify to your Rudder users.",
-                Version::new(4, 20, 0),
-                json!([{"any_tag": any}]),
-            ),
-        }),
-        Arc::new(Rudder {
-            call: CallType::Group,
-            def: def(
-                "rudder_group",
-                "Rudder Group",
-                "Add traits and / or users to your Rudder groups.",
-                Version::new(5, 5, 0),
-                json!([{"tag": "rudder_group_id", "any_tag": any}]),
-            ),
-        }),
-        Arc::new(Rudder {
-            call: CallType::Track,
-            def: def(
-                "rudder_track",
-                "Rudder Track",
-                "Add traits via track to your Rudder users.",
-                Version::new(5, 5, 0),
-                json!([{"any_tag": any}]),
-            ),
-        }),
-    ]
-}
-
-impl Action for Rudder {
-    fn definition(&self) -> &Definition {
-        &self.def
-    }
-
-    fn supported_formats(&self, version: Option<&Version>) -> Vec<&'static str> {
-        if version.is_some_and(|v| *v >= Version::new(6, 2, 0)) {
-            vec!["json_detail_lite_stream"]
-        } else {
-            vec!["json_detail"]
-        }
-    }
-
-    fn has_form(&self) -> bool {
-        self.call == CallType::Track
-    }
-
-    fn form<'a>(&'a self, _req: &'a FormRequest) -> BoxFuture<'a, serde_json::Value> {
-        Box::pin(async {
-            json!({"fields": [{
-                "name": "event",
-                "label": "Event",
-                "description": "The name of the event you\u{2019}re tracking.",
-                "type": "string",
-                "required": true
-            }]})
-        })
-    }
-
-    fn execute(&self, req: ExecuteRequest, hub: Arc<Shared>) -> BoxFuture<'static, ActionResponse> {
-        Box::pin(run(self.call, req, hub))
-    }
-}
 
 /// Formats `originalTimestamp` at most once per millisecond.
 struct Clock {
@@ -158,7 +29,7 @@ impl Clock {
             .unwrap_or(0);
         if ms != self.ms {
             self.ms = ms;
-            self.text = crate::iso_now();
+            self.text = crate::clock::iso_now();
         }
         &self.text
     }
@@ -207,73 +78,12 @@ fn iso_from_ran_at(s: &str) -> Option<String> {
     Some(dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
-async fn run(call: CallType, req: ExecuteRequest, hub: Arc<Shared>) -> ActionResponse {
-    let write_key = req
-        .params
-        .get("rudder_write_key")
-        .cloned()
-        .unwrap_or_default();
-    let server_url = req
-        .params
-        .get("rudder_server_url")
-        .cloned()
-        .unwrap_or_default();
-    let url = match batch_url(&server_url) {
-        Ok(u) => u,
-        Err(e) => return ActionResponse::failed(e),
-    };
-    if !hub.config.allow_dataplane.is_empty() {
-        let host = url.host_str().unwrap_or("");
-        let port = url.port_or_known_default();
-        let ok = hub.config.allow_dataplane.iter().any(|a| {
-            let (h, p) = match a.rsplit_once(':') {
-                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h, p.parse().ok()),
-                _ => (a.as_str(), None),
-            };
-            h.eq_ignore_ascii_case(host) && (p.is_none() || p == port)
-        });
-        if !ok {
-            return ActionResponse::failed(format!(
-                "Rudder Data Plane URL host {host:?} is not allowed by this hub (--allow-dataplane)"
-            ));
-        }
-    }
-    let mode = match req
-        .params
-        .get(MAPPING_PARAM)
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
-        Some(m) => match m.parse::<MappingMode>() {
-            Ok(m) => m,
-            Err(e) => return ActionResponse::failed(format!("{MAPPING_PARAM}: {e}")),
-        },
-        None => hub.config.mapping,
-    };
-    let mut input = match Input::open(&req, &hub).await {
-        Ok(i) => i,
-        Err(e) => return ActionResponse::failed(e),
-    };
-    let sender = Sender::new(
-        hub.dataplane.clone(),
-        url,
-        &write_key,
-        hub.config.send.clone(),
-    );
-    let pipeline = Pipeline {
-        call,
-        mode,
-        hub: &hub,
-        req: &req,
-    };
-    pipeline.drive(&mut input, sender).await
-}
-
-struct Pipeline<'a> {
-    call: CallType,
-    mode: MappingMode,
-    hub: &'a Shared,
-    req: &'a ExecuteRequest,
+/// One execute's settings, borrowed for its run.
+pub(super) struct Pipeline<'a> {
+    pub(super) call: CallType,
+    pub(super) mode: MappingMode,
+    pub(super) ctx: &'a Context,
+    pub(super) req: &'a ExecuteRequest,
 }
 
 /// A row that was not sent while the run went on.
@@ -309,8 +119,10 @@ impl Outcome {
 }
 
 impl Pipeline<'_> {
-    async fn drive(&self, input: &mut Input, mut sender: Sender) -> ActionResponse {
-        let start_ts = crate::iso_now();
+    /// Reads `look` to its end (or to the first failure that ends the run), sending its events
+    /// through `sender`, and answers Looker.
+    pub(super) async fn drive(&self, look: &mut LookStream, mut sender: Sender) -> ActionResponse {
+        let start_ts = crate::clock::iso_now();
         let mut timestamp = start_ts.clone();
         let event = self.req.form_params.get("event").map(String::as_str);
         let mut clock = Clock {
@@ -319,21 +131,11 @@ impl Pipeline<'_> {
         };
         let mut ids = Ids(uuid::Uuid::new_v4().as_u64_pair().0);
         let deterministic = self
-            .hub
+            .ctx
             .config
             .deterministic_message_ids
             .then_some(self.req.webhook_id.as_deref())
             .flatten();
-        let version_format = if self
-            .req
-            .looker_version
-            .as_ref()
-            .is_some_and(|v| *v >= Version::new(6, 2, 0))
-        {
-            Format::JsonDetailLiteStream
-        } else {
-            Format::JsonDetail
-        };
         let base_ctx = MapContext {
             call: self.call,
             mode: self.mode,
@@ -344,9 +146,9 @@ impl Pipeline<'_> {
             sent_at: "0000-00-00T00:00:00.000Z",
             message_id: "",
             anonymous_id: AnonymousId::Random,
-            app_version: &self.hub.config.app_version,
-            library_name: crate::LIBRARY_NAME,
-            library_version: crate::LIBRARY_VERSION,
+            app_version: &self.ctx.config.app_version,
+            library_name: crate::identity::LIBRARY_NAME,
+            library_version: crate::identity::LIBRARY_VERSION,
         };
 
         let mut out = Outcome {
@@ -357,55 +159,23 @@ impl Pipeline<'_> {
             abort: None,
             report: SendReport::default(),
         };
-        let mut parser: Option<Parser> = None;
         let mut plan: Option<Plan> = None;
-        let mut batcher = Batcher::new(self.hub.config.send.max_batch_bytes);
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut batcher = Batcher::new(self.ctx.config.send.max_batch_bytes);
         let mut event_buf: Vec<u8> = Vec::with_capacity(1024);
         let mut msg_buf = uuid::Uuid::encode_buffer();
-        let mut ended = false;
 
         'outer: loop {
-            if !ended {
-                match input.next(&mut chunk).await {
-                    Ok(true) => {}
-                    Ok(false) => ended = true,
-                    Err(e) => {
-                        out.abort = Some(e);
-                        break;
-                    }
+            match look.read().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    out.abort = Some(e.to_string());
+                    break;
                 }
             }
-            let p = match &mut parser {
-                Some(p) => p,
-                None => {
-                    let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) else {
-                        if ended {
-                            out.abort =
-                                Some(format!("the {} document is empty", version_format.as_str()));
-                            break;
-                        }
-                        continue;
-                    };
-                    let f = if first == b'[' {
-                        Format::Json
-                    } else {
-                        version_format
-                    };
-                    parser
-                        .insert(Parser::new(f).with_max_value_bytes(self.hub.config.max_row_bytes))
-                }
-            };
-            if ended {
-                p.feed(&chunk);
-                chunk.clear();
-                p.finish_input();
-            } else {
-                p.feed(&chunk);
-            }
-            let format = p.format();
+            let format = look.format();
             loop {
-                let item = match p.next_item() {
+                let item = match look.next_item() {
                     Ok(Some(i)) => i,
                     Ok(None) => break,
                     Err(e) => {
@@ -441,7 +211,7 @@ impl Pipeline<'_> {
                             format!(
                                 "the row is {} bytes, above the hub's {}-byte row limit",
                                 thousands(bytes),
-                                thousands(self.hub.config.max_row_bytes as u64)
+                                thousands(self.ctx.config.max_row_bytes as u64)
                             ),
                         );
                     }
@@ -523,15 +293,9 @@ impl Pipeline<'_> {
                     }
                 }
             }
-            if ended {
-                if let Err(e) = p.finish() {
-                    out.abort = Some(e.message);
-                }
-                break;
-            }
         }
         if out.abort.is_none()
-            && let Some(p) = &parser
+            && let Some(p) = look.parser()
             && p.rows() == 0
             && plan.is_none()
             && p.format() != Format::Json
@@ -596,7 +360,7 @@ impl Pipeline<'_> {
                 "{} of {} events not delivered after {} retries: {}",
                 thousands(r.failed()),
                 thousands(o.made),
-                self.hub.config.send.retries,
+                self.ctx.config.send.retries,
                 f.text
             ));
         }
