@@ -21,17 +21,16 @@
 pub mod action;
 pub mod activity;
 pub mod activity_catalog;
-mod api;
 pub mod browser;
+mod clock;
 pub mod contract;
 mod core;
 pub mod format;
-mod guard;
+mod http;
 mod journal;
 pub mod look;
-pub mod oauth_provider;
 pub mod schedule;
-mod server;
+mod scheduler;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -46,6 +45,8 @@ pub use core::{
     MockError, SendOutcome, SendRequest, Timings,
 };
 pub use format::{Format, WriteOptions};
+/// The mock OAuth 2.0 provider served under `/oauth/` (kept at its old path).
+pub use http::oauth as oauth_provider;
 pub use journal::{DEFAULT_JOURNAL_BODY_BYTES, DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_ENTRIES};
 pub use look::{Look, LookDef, LookError};
 
@@ -93,71 +94,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let core = Core::new(config, format!("http://{}", listener.local_addr()?))?;
-    serve(
-        listener,
-        core,
-        oauth_provider::OAuthProvider::new(),
-        shutdown,
-    )
-    .await
-}
-
-async fn serve(
-    listener: tokio::net::TcpListener,
-    core: Arc<Core>,
-    oauth: oauth_provider::OAuthProvider,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let hubs = core.config.hubs.clone();
-    let app = server::router(core.clone())
-        .merge(oauth.router())
-        // Cross-origin and content-type rules of the admin API and API 4.0 (see `guard`).
-        .layer(axum::middleware::from_fn(guard::guard));
-    // The Python SDK sends `//api/…` when base_url ends with a slash: collapse `//` before routing.
-    let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(collapse_slashes), app);
-    let scheduler = tokio::spawn(schedule::run_scheduler(core.clone()));
-    let startup = {
-        let core = core.clone();
-        tokio::spawn(async move {
-            for (url, token) in hubs {
-                match core.register_hub(&url, token, None).await {
-                    Ok(h) if h.fetch_error.is_none() => {
-                        tracing::info!(hub = %h.url, actions = h.actions.len(), "hub registered")
-                    }
-                    Ok(h) => {
-                        tracing::warn!(hub = %h.url, error = ?h.fetch_error, "hub registered but its action list failed")
-                    }
-                    Err(e) => tracing::warn!(%e, "hub not registered"),
-                }
-            }
-        })
-    };
-    // The slash collapsing must run before routing, so the router is wrapped as a whole.
-    let app = axum::Router::new().fallback_service(app);
-    let result = serving::serve(listener, app, core.config.limits, "mock-looker", shutdown).await;
-    scheduler.abort();
-    startup.abort();
-    Ok(result?)
-}
-
-fn collapse_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
-    let path = req.uri().path();
-    if path.contains("//") {
-        let mut collapsed = String::with_capacity(path.len());
-        for c in path.chars() {
-            if !(c == '/' && collapsed.ends_with('/')) {
-                collapsed.push(c);
-            }
-        }
-        let pq = match req.uri().query() {
-            Some(q) => format!("{collapsed}?{q}"),
-            None => collapsed,
-        };
-        if let Ok(uri) = pq.parse() {
-            *req.uri_mut() = uri;
-        }
-    }
-    req
+    http::serve(listener, core, http::oauth::OAuthProvider::new(), shutdown).await
 }
 
 /// A running mock Looker. Dropping it shuts the server down.
@@ -238,9 +175,11 @@ impl MockLookerBuilder {
         for l in self.looks {
             core.add_look(l);
         }
-        let oauth = oauth_provider::OAuthProvider::new();
+        let oauth = http::oauth::OAuthProvider::new();
         let (c, o) = (core.clone(), oauth.clone());
-        let server = binding.spawn("mock-looker", |listener, stop| serve(listener, c, o, stop));
+        let server = binding.spawn("mock-looker", |listener, stop| {
+            http::serve(listener, c, o, stop)
+        });
         Ok(MockLooker {
             core,
             oauth,
@@ -412,7 +351,7 @@ impl MockLooker {
         let run_once = plan.run_once == Some(true);
         let p = self.core.schedules.create(plan, false)?;
         if run_once {
-            tokio::spawn(schedule::run_plan(self.core.clone(), p.clone()));
+            tokio::spawn(scheduler::run_plan(self.core.clone(), p.clone()));
         }
         Ok(p)
     }

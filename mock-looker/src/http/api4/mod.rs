@@ -6,9 +6,8 @@
 // helper, and boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, Request, State};
@@ -16,28 +15,23 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::activity::{ActivityQuery, EventInput};
-use crate::core::{Core, Hub, MockError, random_hex};
+use crate::activity::EventInput;
+use crate::core::{Core, Hub, MockError};
 use crate::format::{Format, WriteOptions, render};
 use crate::look::Look;
-use crate::schedule::{Plan, PlanInvalid, WritePlan, run_plan};
+use crate::schedule::{Plan, PlanInvalid, WritePlan};
+use crate::scheduler::run_plan;
+
+mod sessions;
+
+use sessions::Sessions;
 
 const DOCS: &str = "https://cloud.google.com/looker/docs/";
-const TOKEN_TTL: u64 = 3600;
-
-/// API sessions and saved queries.
-#[derive(Debug, Default)]
-pub struct ApiState {
-    /// access token -> (user id, expiry)
-    sessions: Mutex<HashMap<String, (String, Instant)>>,
-    /// Saved queries (API `create_query`), id = index + 1.
-    queries: Mutex<Vec<Value>>,
-}
 
 /// The logged-in user of a request.
 #[derive(Clone)]
@@ -72,7 +66,9 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
+/// The API 4.0 routes; the router owns the sessions its `login` opens.
+pub(crate) fn router() -> Router<Arc<Core>> {
+    let sessions = Arc::new(Sessions::default());
     let authed = Router::new()
         .route("/api/4.0/logout", axum::routing::delete(logout))
         .route("/api/logout", axum::routing::delete(logout))
@@ -116,14 +112,22 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/api/4.0/queries/{id}", get(get_query))
         .route("/api/4.0/queries/{id}/run/{format}", get(run_query))
         .route("/api/4.0/queries/run/{format}", post(run_inline_query))
-        .route_layer(middleware::from_fn_with_state(core, authenticate));
+        .route_layer(middleware::from_fn_with_state(
+            sessions.clone(),
+            authenticate,
+        ));
     Router::new()
         .route("/api/4.0/login", post(login))
         .merge(authed)
+        .layer(Extension(sessions))
 }
 
 /// Accepts `Authorization: token X` or `Bearer X` (any case) or `?access_token=X`.
-async fn authenticate(State(core): State<Arc<Core>>, mut req: Request, next: Next) -> Response {
+async fn authenticate(
+    State(sessions): State<Arc<Sessions>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let from_header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -141,13 +145,7 @@ async fn authenticate(State(core): State<Arc<Core>>, mut req: Request, next: Nex
     let Some(token) = from_header.or(from_query) else {
         return api_error(StatusCode::UNAUTHORIZED, "Requires authentication.");
     };
-    let user = {
-        let sessions = core.api.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions
-            .get(&token)
-            .filter(|(_, exp)| *exp > Instant::now())
-            .map(|(u, _)| u.clone())
-    };
+    let user = sessions.user(&token);
     match user {
         Some(u) => {
             req.extensions_mut().insert(Caller(u));
@@ -157,25 +155,13 @@ async fn authenticate(State(core): State<Arc<Core>>, mut req: Request, next: Nex
     }
 }
 
-fn new_session(core: &Core, user: &str) -> (String, Value) {
-    let token = random_hex(20);
-    core.api
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            token.clone(),
-            (
-                user.to_owned(),
-                Instant::now() + Duration::from_secs(TOKEN_TTL),
-            ),
-        );
-    let body = json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL, "refresh_token": null});
-    (token, body)
-}
-
 /// `POST /api/4.0/login`: form body (or, deprecated, query) `client_id` and `client_secret`.
-async fn login(State(core): State<Arc<Core>>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+async fn login(
+    State(core): State<Arc<Core>>,
+    Extension(sessions): Extension<Arc<Sessions>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     let mut id = None;
     let mut secret = None;
     for src in [query.unwrap_or_default().into_bytes(), body.to_vec()] {
@@ -207,7 +193,7 @@ async fn login(State(core): State<Arc<Core>>, RawQuery(query): RawQuery, body: B
         );
         return api_error(StatusCode::NOT_FOUND, "Not found");
     }
-    let (_, body) = new_session(&core, "1");
+    let (_, body) = sessions.open("1");
     core.activity.record(
         EventInput::new("login", "user")
             .api(true)
@@ -219,8 +205,12 @@ async fn login(State(core): State<Arc<Core>>, RawQuery(query): RawQuery, body: B
     Json(body).into_response()
 }
 
-async fn login_user(State(core): State<Arc<Core>>, Path(user_id): Path<String>) -> Response {
-    let (token, body) = new_session(&core, &user_id);
+async fn login_user(
+    State(core): State<Arc<Core>>,
+    Extension(sessions): Extension<Arc<Sessions>>,
+    Path(user_id): Path<String>,
+) -> Response {
+    let (token, body) = sessions.open(&user_id);
     core.activity.record(
         EventInput::new("login_user", "user")
             .api(true)
@@ -232,6 +222,7 @@ async fn login_user(State(core): State<Arc<Core>>, Path(user_id): Path<String>) 
 
 async fn logout(
     State(core): State<Arc<Core>>,
+    Extension(sessions): Extension<Arc<Sessions>>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -247,13 +238,7 @@ async fn logout(
             })
         });
     if let Some(t) = token {
-        let user = core
-            .api
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&t)
-            .map(|u| u.0);
+        let user = sessions.close(&t);
         core.activity.record(
             EventInput::new("logout", "user")
                 .user(user.clone())
@@ -960,113 +945,19 @@ async fn run_look(
     run_result(&core, &look, format, &opts, &user)
 }
 
-fn query_spec(v: &Value) -> Result<ActivityQuery, Vec<(String, String)>> {
-    let mut errs = Vec::new();
-    let model = v.get("model").and_then(Value::as_str);
-    let view = v.get("view").and_then(Value::as_str);
-    if model.is_none() {
-        errs.push(("model".to_owned(), "is required".to_owned()));
-    }
-    if view.is_none() {
-        errs.push(("view".to_owned(), "is required".to_owned()));
-    }
-    if !errs.is_empty() {
-        return Err(errs);
-    }
-    Ok(ActivityQuery {
-        title: None,
-        explore: view.unwrap_or_default().to_owned(),
-        fields: v
-            .get("fields")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        filters: v
-            .get("filters")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default(),
-        sorts: v
-            .get("sorts")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        limit: v.get("limit").and_then(|l| {
-            l.as_str()
-                .map(str::to_owned)
-                .or_else(|| l.as_i64().map(|n| n.to_string()))
-        }),
-    })
-}
-
-/// Answers a query: `system__activity` from the recorded events and jobs, other models from
-/// the Look with the same model and explore (restricted to the asked fields).
-pub(crate) fn query_to_look(core: &Core, v: &Value) -> Result<Look, Response> {
-    let spec = query_spec(v).map_err(validation_error)?;
-    let model = v.get("model").and_then(Value::as_str).unwrap_or_default();
-    if model == "system__activity" || model == "i__looker" {
-        return crate::activity::query_look(&spec, &core.activity.events(), &core.schedules.jobs())
-            .map_err(|e| validation_error(vec![("view".into(), e)]));
-    }
-    let look = core
-        .looks()
-        .into_iter()
-        .find(|l| l.def().model == model && l.def().explore == spec.explore)
-        .ok_or_else(|| {
-            validation_error(vec![(
-                "view".into(),
-                format!("no explore {model}::{} in the mock", spec.explore),
-            )])
-        })?;
-    let look = if spec.fields.is_empty() {
-        look
-    } else {
-        look.select(&spec.fields)
-            .map_err(|e| validation_error(vec![("fields".into(), e)]))?
-    };
-    let limit = spec
-        .limit
-        .as_deref()
-        .and_then(|l| l.parse::<i64>().ok())
-        .unwrap_or(500);
-    Ok(if limit >= 0 && (limit as u64) < look.row_count() {
-        look.limited(limit as u64)
-    } else {
-        look
-    })
-}
-
 async fn create_query(
     State(core): State<Arc<Core>>,
     axum::Extension(Caller(user)): axum::Extension<Caller>,
     Json(v): Json<Value>,
 ) -> Response {
-    if let Err(r) = query_to_look(&core, &v) {
-        return r;
+    if let Err(e) = core.query_to_look(&v) {
+        return validation_error(e);
     }
-    let mut q = v.as_object().cloned().unwrap_or_default();
-    let id = {
-        let mut qs = core.api.queries.lock().unwrap_or_else(|e| e.into_inner());
+    let q = v.as_object().cloned().unwrap_or_default();
+    let (q, id) = match core.queries.save(q) {
+        Ok(saved) => saved,
         // An identical existing query is returned instead of a new one.
-        if let Some(i) = qs.iter().position(|x| {
-            let mut x = x.as_object().cloned().unwrap_or_default();
-            x.remove("id");
-            x == q
-        }) {
-            return Json(qs[i].clone()).into_response();
-        }
-        let id = (qs.len() + 1000).to_string();
-        q.insert("id".into(), json!(id));
-        qs.push(Value::Object(q.clone()));
-        id
+        Err(existing) => return Json(existing).into_response(),
     };
     core.activity.record(
         EventInput::new("create_query", "query")
@@ -1074,21 +965,11 @@ async fn create_query(
             .api(true)
             .attr("query_id", &id),
     );
-    Json(Value::Object(q)).into_response()
-}
-
-fn saved_query(core: &Core, id: &str) -> Option<Value> {
-    core.api
-        .queries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .find(|q| q.get("id").and_then(Value::as_str) == Some(id))
-        .cloned()
+    Json(q).into_response()
 }
 
 async fn get_query(State(core): State<Arc<Core>>, Path(id): Path<String>) -> Response {
-    if let Some(q) = saved_query(&core, &id) {
+    if let Some(q) = core.queries.get(&id) {
         return Json(q).into_response();
     }
     // Each Look's query has the Look's id.
@@ -1125,18 +1006,8 @@ async fn run_inline_query(
         Ok(f) => f,
         Err(r) => return r,
     };
-    match query_to_look(&core, &v) {
+    match core.query_to_look(&v) {
         Ok(look) => run_result(&core, &look, format, &opts, &user),
-        Err(r) => r,
-    }
-}
-
-impl Core {
-    /// A Look by id, or (not `is_look`) a saved query answered as a Look.
-    pub(crate) fn resolve_look_or_query(&self, id: &str, is_look: bool) -> Option<Look> {
-        if !is_look && let Some(q) = saved_query(self, id) {
-            return query_to_look(self, &q).ok();
-        }
-        self.look(id)
+        Err(e) => validation_error(e),
     }
 }

@@ -12,11 +12,14 @@ use serde_json::{Map, Value, json};
 
 use crate::action::Action;
 use crate::activity::{ActivityLog, EventInput};
+use crate::clock::now_iso;
 use crate::contract::{self, Breach, ExecuteAnswer, Judge};
 use crate::format::{Format, LookChunks, WriteOptions, write_json_str};
 pub use crate::journal::JournalEntry;
 use crate::journal::{Journal, Limits as JournalLimits};
 use crate::look::Look;
+
+mod queries;
 
 /// Looker's id of an action of a hub (`<hub>::<action>`): what per-user state is kept under.
 pub(crate) fn integration_id(hub: &str, action: &str) -> String {
@@ -301,19 +304,14 @@ pub(crate) struct Core {
     pub journal: Journal,
     pub activity: ActivityLog,
     pub schedules: crate::schedule::Schedules,
-    pub api: crate::api::ApiState,
+    /// Saved queries (API `create_query`); a plan may name one.
+    pub queries: queries::SavedQueries,
 }
 
 pub(crate) fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::fill(&mut b[..]);
     hex::encode(b)
-}
-
-pub(crate) fn now_iso() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3f+00:00")
-        .to_string()
 }
 
 /// The answer to one request, read with Looker's patience and size limit.
@@ -381,7 +379,7 @@ impl Core {
             }),
             activity: ActivityLog::default(),
             schedules: Default::default(),
-            api: Default::default(),
+            queries: Default::default(),
             config,
         }))
     }
@@ -1327,23 +1325,30 @@ impl Core {
     }
 
     /// A hub POSTs state to a state_url: one use, at most 32 KB.
-    pub(crate) fn post_state(&self, token: &str, body: &[u8]) -> Result<(), (u16, String)> {
+    pub(crate) fn post_state(&self, token: &str, body: &[u8]) -> Result<(), StateRejected> {
         if body.len() > contract::STATE_LIMIT {
-            return Err((
-                413,
-                format!("state is {} bytes; the limit is 32 KB", body.len()),
-            ));
+            return Err(StateRejected::TooLarge(body.len()));
         }
-        let text =
-            std::str::from_utf8(body).map_err(|_| (400, "state must be UTF-8 text".to_owned()))?;
+        let text = std::str::from_utf8(body).map_err(|_| StateRejected::NotUtf8)?;
         let mut st = self.lock();
         let (user, integration) = st
             .state_tokens
             .remove(token)
-            .ok_or((404, "unknown or already used state URL".to_owned()))?;
+            .ok_or(StateRejected::UnknownToken)?;
         st.user_state.insert((user, integration), text.to_owned());
         Ok(())
     }
+}
+
+/// Why a hub's state POST is refused (the HTTP layer picks the status).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum StateRejected {
+    #[error("state is {0} bytes; the limit is 32 KB")]
+    TooLarge(usize),
+    #[error("state must be UTF-8 text")]
+    NotUtf8,
+    #[error("unknown or already used state URL")]
+    UnknownToken,
 }
 
 fn classify(e: reqwest::Error) -> (String, String) {
