@@ -359,8 +359,10 @@ impl Env {
             .looker
             .register_hub(
                 &self.hub_url(),
-                self.hub_token(),
-                version.map(str::to_string),
+                mock_looker::HubOptions {
+                    token: self.hub_token(),
+                    looker_version: version.map(str::to_string),
+                },
             )
             .await?;
         hubs.insert(key, hub.id.clone());
@@ -515,7 +517,13 @@ impl Harness for Env {
         }
         let hub = self
             .looker
-            .register_hub(&self.hub_url(), self.hub_token(), version)
+            .register_hub(
+                &self.hub_url(),
+                mock_looker::HubOptions {
+                    token: self.hub_token(),
+                    looker_version: version,
+                },
+            )
             .await?;
         let mut breaches: Vec<Breach> = hub.breaches.iter().map(breach).collect();
         if let Some(e) = &hub.fetch_error {

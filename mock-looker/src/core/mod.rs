@@ -46,7 +46,7 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 }
 
 impl Core {
-    pub fn new(config: Config, base_url: String) -> anyhow::Result<Arc<Core>> {
+    pub fn new(config: Config, base_url: String) -> Result<Arc<Core>, StartError> {
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
@@ -54,7 +54,7 @@ impl Core {
             .build()?;
         let mut looks = Vec::new();
         if config.builtin_looks {
-            looks.extend(crate::builtin_looks());
+            looks.extend(crate::demo::builtin_looks());
         }
         if let Some(dir) = &config.looks_dir {
             looks.extend(Look::load_dir(dir)?);

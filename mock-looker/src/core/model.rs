@@ -94,6 +94,20 @@ pub enum MockError {
     UnknownLook(String),
 }
 
+/// Why a mock Looker could not start (`MockLooker::start`, `run`).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// 127.0.0.1:0 could not be bound.
+    #[error("cannot bind 127.0.0.1:0: {0}")]
+    Bind(#[source] std::io::Error),
+    /// A Look of `looks_dir` (or a built-in one) is invalid.
+    #[error("cannot load the Looks: {0}")]
+    Looks(#[from] crate::look::LookError),
+    /// The HTTP client that talks to hubs could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
 /// How the data reaches the hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
