@@ -1,5 +1,6 @@
-//! The library handle: a running mock Looker, its builder, and the options and errors of
-//! its calls (modelled on wiremock's `MockServer`).
+//! The library handle: a running mock Looker and its builder (modelled on wiremock's
+//! `MockServer`). Its options and errors (`HubOptions`, `StartError`, `MockError`) live with
+//! the engine's model, which uses them too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,34 +8,9 @@ use std::sync::Arc;
 use crate::core::{self, Core};
 use crate::look::Look;
 use crate::{
-    Config, Event, FormOutcome, Hub, JournalEntry, MockError, SendOutcome, SendRequest, StartError,
-    browser, http, schedule, scheduler,
+    Config, Event, FormOutcome, Hub, HubOptions, JournalEntry, MockError, SendOutcome, SendRequest,
+    StartError, browser, http, schedule, scheduler,
 };
-
-/// How to register a hub: its bearer token and the Looker version to claim to it.
-///
-/// ```
-/// let opts = mock_looker::HubOptions::default().token("s3cret").looker_version("6.0.0");
-/// assert_eq!(opts.token.as_deref(), Some("s3cret"));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HubOptions {
-    /// Sent as `Authorization: Token token="…"`; None: no header.
-    pub token: Option<String>,
-    /// The version in `User-Agent` for this hub; None: the mock's [`Config::looker_version`].
-    pub looker_version: Option<String>,
-}
-
-impl HubOptions {
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
-        self
-    }
-    pub fn looker_version(mut self, version: impl Into<String>) -> Self {
-        self.looker_version = Some(version.into());
-        self
-    }
-}
 
 /// A running mock Looker. Dropping it shuts the server down.
 pub struct MockLooker {
@@ -173,11 +149,7 @@ impl MockLooker {
     /// [`Hub::fetch_error`] and [`Hub::breaches`].
     pub async fn register_hub(&self, url: &str, options: HubOptions) -> Result<Hub, MockError> {
         self.core
-            .register_hub(
-                url.trim_end_matches('/'),
-                options.token,
-                options.looker_version,
-            )
+            .register_hub(url.trim_end_matches('/'), options)
             .await
     }
 

@@ -53,12 +53,12 @@ pub use action::{Action, Param, RequiredField};
 pub use activity::Event;
 pub use contract::Breach;
 pub use core::{
-    Config, DEFAULT_LOOKER_VERSION, Download, FormOutcome, Hub, IntegrationSettings, JournalEntry,
-    MockError, SendOutcome, SendRequest, StartError, Timings,
+    Config, DEFAULT_LOOKER_VERSION, Download, FormOutcome, Hub, HubOptions, IntegrationSettings,
+    JournalEntry, MockError, SendOutcome, SendRequest, StartError, Timings,
 };
 pub use demo::builtin_looks;
 pub use format::{Format, WriteOptions};
-pub use handle::{HubOptions, MockLooker, MockLookerBuilder};
+pub use handle::{MockLooker, MockLookerBuilder};
 /// The mock OAuth 2.0 provider served under `/oauth/` (kept at its old path).
 pub use http::oauth as oauth_provider;
 pub use journal::{DEFAULT_JOURNAL_BODY_BYTES, DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_ENTRIES};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Core, Hub, JournalEntry, MockError};
+use super::{Core, Hub, HubOptions, JournalEntry, MockError};
 use crate::action::Action;
 use crate::clock::now_iso;
 use crate::contract::{self, Judge};
@@ -18,12 +18,11 @@ impl Core {
     }
 
     /// Registers a hub and lists its actions.
-    pub async fn register_hub(
-        &self,
-        url: &str,
-        token: Option<String>,
-        looker_version: Option<String>,
-    ) -> Result<Hub, MockError> {
+    pub async fn register_hub(&self, url: &str, options: HubOptions) -> Result<Hub, MockError> {
+        let HubOptions {
+            token,
+            looker_version,
+        } = options;
         if !contract::is_http_url(url) {
             return Err(MockError::BadUrl(url.to_owned()));
         }

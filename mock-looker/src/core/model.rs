@@ -118,6 +118,31 @@ pub enum Download {
     Url,
 }
 
+/// How to register a hub: its bearer token and the Looker version to claim to it.
+///
+/// ```
+/// let opts = mock_looker::HubOptions::default().token("s3cret").looker_version("6.0.0");
+/// assert_eq!(opts.token.as_deref(), Some("s3cret"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubOptions {
+    /// Sent as `Authorization: Token token="…"`; None: no header.
+    pub token: Option<String>,
+    /// The version in `User-Agent` for this hub; None: the mock's [`Config::looker_version`].
+    pub looker_version: Option<String>,
+}
+
+impl HubOptions {
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+    pub fn looker_version(mut self, version: impl Into<String>) -> Self {
+        self.looker_version = Some(version.into());
+        self
+    }
+}
+
 /// A registered hub.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hub {

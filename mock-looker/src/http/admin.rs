@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::core::{Core, Download, MockError, SendRequest, StateRejected};
+use crate::core::{Core, Download, HubOptions, MockError, SendRequest, StateRejected};
 use crate::format::{Format, LookChunks};
 
 pub(crate) fn router(core: Arc<Core>) -> Router {
@@ -186,7 +186,16 @@ struct AddHub {
 }
 
 async fn add_hub(State(core): State<Arc<Core>>, Json(b): Json<AddHub>) -> Response {
-    match core.register_hub(&b.url, b.token, b.looker_version).await {
+    match core
+        .register_hub(
+            &b.url,
+            HubOptions {
+                token: b.token,
+                looker_version: b.looker_version,
+            },
+        )
+        .await
+    {
         Ok(h) => Json(h).into_response(),
         Err(e) => mock_err(e),
     }

@@ -11,7 +11,7 @@ pub mod oauth;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::core::Core;
+use crate::core::{Core, HubOptions};
 
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
@@ -32,7 +32,16 @@ pub(crate) async fn serve(
         let core = core.clone();
         tokio::spawn(async move {
             for (url, token) in hubs {
-                match core.register_hub(&url, token, None).await {
+                match core
+                    .register_hub(
+                        &url,
+                        HubOptions {
+                            token,
+                            looker_version: None,
+                        },
+                    )
+                    .await
+                {
                     Ok(h) if h.fetch_error.is_none() => {
                         tracing::info!(hub = %h.url, actions = h.actions.len(), "hub registered")
                     }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Caller, api_error, no_content, not_found, validation_error};
 use crate::activity::EventInput;
-use crate::core::{Core, Hub, MockError};
+use crate::core::{Core, Hub, HubOptions, MockError};
 
 /// The routes of this part of the API (authenticated by the caller's router).
 pub(super) fn routes() -> Router<Arc<Core>> {
@@ -135,7 +135,13 @@ async fn create_hub(
         );
     }
     match core
-        .register_hub(url.trim_end_matches('/'), w.authorization_token, None)
+        .register_hub(
+            url.trim_end_matches('/'),
+            HubOptions {
+                token: w.authorization_token,
+                looker_version: None,
+            },
+        )
         .await
     {
         Ok(h) => {
