@@ -14,7 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use futures::StreamExt;
-use mock_looker::{Download, Format, Look, MockLooker, SendRequest};
+use mock_looker::{Download, Format, HubOptions, Look, MockLooker, SendRequest, demo};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -115,9 +115,12 @@ async fn main() {
         .start()
         .await
         .unwrap();
-    let hub = looker.register_hub(&base, None, None).await.unwrap();
+    let hub = looker
+        .register_hub(&base, HubOptions::default())
+        .await
+        .unwrap();
     assert!(hub.breaches.is_empty(), "{:?}", hub.breaches);
-    let template = looker.look("4").unwrap().def().clone();
+    let template = looker.look(demo::GENERATED_USERS).unwrap().def().clone();
     for (action, download) in [("url_sink", Download::Url), ("push_sink", Download::Push)] {
         for n in [10_000, rows] {
             sink.rows.store(0, Ordering::Relaxed);

@@ -1,16 +1,14 @@
 //! Scheduled plans (crontab, interval or run-once) that send a Look to an action, and the job
-//! history of their runs.
+//! history of their runs: the store, which knows nothing of the engine (the `scheduler` module
+//! runs the plans).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::activity::EventInput;
-use crate::core::{Core, SendRequest, now_iso};
+use crate::clock::now_iso;
 
 /// A destination of a plan (API 4.0 `ScheduledPlanDestination`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -324,7 +322,7 @@ impl Schedules {
         lock(&self.jobs).clone()
     }
 
-    fn due(&self, now: DateTime<Utc>) -> Vec<Plan> {
+    pub(crate) fn due(&self, now: DateTime<Utc>) -> Vec<Plan> {
         let mut plans = lock(&self.plans);
         let mut due = Vec::new();
         for p in plans.iter_mut() {
@@ -337,171 +335,28 @@ impl Schedules {
     }
 }
 
-/// Runs every destination of a plan now, recording one job per destination.
-pub(crate) async fn run_plan(core: Arc<Core>, plan: Plan) -> Vec<Job> {
-    let w = &plan.write;
-    {
-        let mut plans = lock(&core.schedules.plans);
-        if let Some(p) = plans.iter_mut().find(|p| p.id == plan.id) {
+impl Schedules {
+    /// Notes that plan `id` starts a run now.
+    pub(crate) fn mark_run(&self, id: &str) {
+        let mut plans = lock(&self.plans);
+        if let Some(p) = plans.iter_mut().find(|p| p.id == id) {
             p.last_run_at = Some(now_iso());
         }
     }
-    let user = w.user_id.clone().unwrap_or_else(|| "1".into());
-    let mut out = Vec::new();
-    for d in w.scheduled_plan_destination.clone().unwrap_or_default() {
-        let job_id = {
-            let mut jobs = lock(&core.schedules.jobs);
-            let id = (jobs.len() + 1).to_string();
-            jobs.push(Job {
-                id: id.clone(),
-                plan_id: plan.id.clone(),
-                plan_name: w.name.clone().unwrap_or_default(),
-                run_once: w.run_once.unwrap_or(false),
-                crontab: w.crontab.clone(),
-                destination_type: d.kind.clone().unwrap_or_default(),
-                format: d.format.clone().unwrap_or_default(),
-                look_id: w.look_id.clone(),
-                model: None,
-                user_id: user.clone(),
-                status: "running".into(),
-                status_detail: None,
-                created_time: now_iso(),
-                finalized_time: None,
-                runtime_ms: None,
-            });
-            id
-        };
-        let start = std::time::Instant::now();
-        let (ok, detail, model) = run_destination(&core, &plan, &d, &user).await;
-        core.activity.record(
-            EventInput::new("run_scheduled_task", "scheduled_task")
-                .user(Some(user.clone()))
-                .attr("scheduled_task_id", &plan.id)
-                .attr("sent", ok),
-        );
-        let mut jobs = lock(&core.schedules.jobs);
-        if let Some(j) = jobs.iter_mut().find(|j| j.id == job_id) {
-            j.status = if ok { "success" } else { "failure" }.into();
-            j.status_detail = detail;
-            j.model = model;
-            j.finalized_time = Some(now_iso());
-            j.runtime_ms = Some(start.elapsed().as_millis() as u64);
-            out.push(j.clone());
-        }
-    }
-    out
-}
 
-async fn run_destination(
-    core: &Arc<Core>,
-    plan: &Plan,
-    d: &Destination,
-    user: &str,
-) -> (bool, Option<String>, Option<String>) {
-    let w = &plan.write;
-    let kind = d.kind.clone().unwrap_or_default();
-    let Some(integration) = kind.strip_prefix("looker-integration://") else {
-        return (
-            false,
-            Some(format!(
-                "destination type {kind:?} is not supported by the mock (only looker-integration://)"
-            )),
-            None,
-        );
-    };
-    let Some((hub, action)) = integration.split_once("::") else {
-        return (
-            false,
-            Some(format!(
-                "bad integration id {integration:?}: expected <hub id>::<action>"
-            )),
-            None,
-        );
-    };
-    // Looker only sends to integrations an admin enabled.
-    let enabled = core
-        .hub(hub)
-        .and_then(|h| h.settings.get(action).map(|s| s.enabled))
-        .unwrap_or(false);
-    if !enabled {
-        return (
-            false,
-            Some(format!(
-                "integration {integration:?} is not enabled (or does not exist)"
-            )),
-            None,
-        );
+    /// Records a job that starts now; its id (jobs count from 1).
+    pub(crate) fn start_job(&self, job: impl FnOnce(String) -> Job) -> String {
+        let mut jobs = lock(&self.jobs);
+        let id = (jobs.len() + 1).to_string();
+        jobs.push(job(id.clone()));
+        id
     }
-    let look_id = w
-        .look_id
-        .clone()
-        .or_else(|| w.query_id.clone())
-        .unwrap_or_default();
-    let look = match core.resolve_look_or_query(&look_id, w.look_id.is_some()) {
-        Some(l) => l,
-        None => return (false, Some(format!("no Look or query {look_id:?}")), None),
-    };
-    let model = Some(look.def().model.clone());
-    let mut form_values = BTreeMap::new();
-    if let Some(p) = d.parameters.as_deref().filter(|p| !p.is_empty())
-        && let Ok(m) = serde_json::from_str::<Map<String, Value>>(p)
-    {
-        for (k, v) in m {
-            form_values.insert(
-                k,
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
-            );
-        }
-    }
-    let mut req = SendRequest::new(hub, action, look);
-    req.form_values = form_values;
-    req.format = match d.format.as_deref() {
-        None | Some("") => None,
-        Some(f) => match f.parse() {
-            Ok(f) => Some(f),
-            Err(e) => return (false, Some(e), model),
-        },
-    };
-    req.apply_formatting = d.apply_formatting;
-    req.apply_vis = d.apply_vis;
-    req.user_id = Some(user.to_owned());
-    req.scheduled_plan_id = Some(plan.id.clone());
-    match core.send(req).await {
-        Ok(o) => {
-            core.activity.record(
-                EventInput::new("send_to_integration", "integration")
-                    .user(Some(user.to_owned()))
-                    .attr("integration_id", integration)
-                    .attr("scheduled_task_id", &plan.id)
-                    .attr("format", o.format)
-                    .attr("success", o.success),
-            );
-            let detail = if o.success {
-                o.message.clone()
-            } else {
-                Some(
-                    o.failure
-                        .clone()
-                        .or(o.message.clone())
-                        .or_else(|| o.breaches.first().map(|b| b.to_string()))
-                        .unwrap_or_else(|| "the action reported a failure".into()),
-                )
-            };
-            (o.success, detail, model)
-        }
-        Err(e) => (false, Some(e.to_string()), model),
-    }
-}
 
-/// Fires due plans; checks four times a second.
-pub(crate) async fn run_scheduler(core: Arc<Core>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tick.tick().await;
-        for plan in core.schedules.due(Utc::now()) {
-            tokio::spawn(run_plan(core.clone(), plan));
-        }
+    /// Updates job `id` (when it finishes); the job as updated.
+    pub(crate) fn update_job(&self, id: &str, update: impl FnOnce(&mut Job)) -> Option<Job> {
+        let mut jobs = lock(&self.jobs);
+        let j = jobs.iter_mut().find(|j| j.id == id)?;
+        update(j);
+        Some(j.clone())
     }
 }

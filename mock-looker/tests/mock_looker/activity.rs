@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mock_looker::activity_catalog::{CATALOG, event_type};
-use mock_looker::{MockLooker, SendRequest};
+use mock_looker::{HubOptions, MockLooker, SendRequest, demo};
 use serde_json::{Value, json};
 
 use crate::helpers::{FakeHub, params};
@@ -80,8 +80,11 @@ fn catalog_covers_every_event_type_and_attribute_of_the_seed() {
 async fn events_use_the_catalog_and_the_explores_answer_queries() {
     let hub = FakeHub::good().await;
     let l = MockLooker::start().await.unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
-    let mut req = SendRequest::new(&h.id, "identify", l.look("1").unwrap());
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
+    let mut req = SendRequest::new(&h.id, "identify", l.look(demo::USERS).unwrap());
     req.params = params();
     assert!(l.send(req).await.unwrap().success);
     // Log in through the API (a login event) and query the explores.
@@ -161,8 +164,11 @@ async fn events_use_the_catalog_and_the_explores_answer_queries() {
 async fn a_system_activity_look_can_be_sent_to_an_action() {
     let hub = FakeHub::good().await;
     let l = MockLooker::start().await.unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
-    let mut req = SendRequest::new(&h.id, "identify", l.look("1").unwrap());
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
+    let mut req = SendRequest::new(&h.id, "identify", l.look(demo::USERS).unwrap());
     req.params = params();
     l.send(req).await.unwrap();
     let events_look = l.look("101").unwrap();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hub::{Hub, HubConfig};
 use mock_dataplane::{EventFilter, MockDataplane};
-use mock_looker::{Download, Format, MockLooker, SendRequest};
+use mock_looker::{Download, Format, HubOptions, MockLooker, SendRequest, demo};
 
 async fn wired() -> (MockDataplane, Hub, MockLooker, String) {
     let dp = MockDataplane::start().await.unwrap();
@@ -19,7 +19,7 @@ async fn wired() -> (MockDataplane, Hub, MockLooker, String) {
         .await
         .unwrap();
     let h = looker
-        .register_hub(&hub.url(), Some(hub.token()), None)
+        .register_hub(&hub.url(), HubOptions::default().token(hub.token()))
         .await
         .unwrap();
     assert!(
@@ -47,7 +47,7 @@ async fn identify_track_and_group_reach_the_data_plane_without_breaches() {
         .send(SendRequest::new(
             &id,
             "rudder_event",
-            looker.look("1").unwrap(),
+            looker.look(demo::USERS).unwrap(),
         ))
         .await
         .unwrap();
@@ -79,7 +79,7 @@ async fn identify_track_and_group_reach_the_data_plane_without_breaches() {
     // Track with its form value.
     let out = looker
         .send(
-            SendRequest::new(&id, "rudder_track", looker.look("1").unwrap())
+            SendRequest::new(&id, "rudder_track", looker.look(demo::USERS).unwrap())
                 .form_value("event", "Looker Sync"),
         )
         .await
@@ -104,7 +104,7 @@ async fn identify_track_and_group_reach_the_data_plane_without_breaches() {
             .send(SendRequest::new(
                 &id,
                 "rudder_track",
-                looker.look("1").unwrap()
+                looker.look(demo::USERS).unwrap()
             ))
             .await
             .is_err()
@@ -115,7 +115,7 @@ async fn identify_track_and_group_reach_the_data_plane_without_breaches() {
         .send(SendRequest::new(
             &id,
             "rudder_group",
-            looker.look("2").unwrap(),
+            looker.look(demo::ACCOUNTS).unwrap(),
         ))
         .await
         .unwrap();
@@ -141,8 +141,10 @@ async fn an_old_looker_gets_json_detail_and_a_generated_look_streams_through() {
     let old = looker
         .register_hub(
             &looker.hub(&id).unwrap().url,
-            looker.hub(&id).unwrap().token,
-            Some("6.0.0".into()),
+            HubOptions {
+                token: looker.hub(&id).unwrap().token,
+                looker_version: Some("6.0.0".into()),
+            },
         )
         .await
         .unwrap();
@@ -158,14 +160,18 @@ async fn an_old_looker_gets_json_detail_and_a_generated_look_streams_through() {
         .send(SendRequest::new(
             &old.id,
             "rudder_event",
-            looker.look("1").unwrap(),
+            looker.look(demo::USERS).unwrap(),
         ))
         .await
         .unwrap();
     assert!(out.success, "{out:?}");
     assert_eq!(out.format, Format::JsonDetail);
-    let big =
-        mock_looker::Look::generated(looker.look("4").unwrap().def().clone(), 2_000, 9).unwrap();
+    let big = mock_looker::Look::generated(
+        looker.look(demo::GENERATED_USERS).unwrap().def().clone(),
+        2_000,
+        9,
+    )
+    .unwrap();
     let out = looker
         .send(SendRequest::new(&id, "rudder_event", big))
         .await

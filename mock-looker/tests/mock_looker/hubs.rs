@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mock_looker::{Download, Format, Look, MockError, MockLooker, SendRequest};
+use mock_looker::{Download, Format, HubOptions, Look, MockError, MockLooker, SendRequest, demo};
 use serde_json::{Value, json};
 
 use crate::helpers::{FakeHub, Reply, params};
@@ -19,7 +19,7 @@ async fn looker() -> MockLooker {
 }
 
 fn users(l: &MockLooker) -> Look {
-    l.look("1").unwrap()
+    l.look(demo::USERS).unwrap()
 }
 
 #[tokio::test]
@@ -31,7 +31,7 @@ async fn register_lists_actions_with_looker_headers_and_masks_the_token() {
         .await
         .unwrap();
     let h = l
-        .register_hub(&hub.url, Some("s3cret-token".into()), None)
+        .register_hub(&hub.url, HubOptions::default().token("s3cret-token"))
         .await
         .unwrap();
     assert_eq!(h.label.as_deref(), Some("Fake Hub"));
@@ -53,7 +53,7 @@ async fn register_lists_actions_with_looker_headers_and_masks_the_token() {
     assert!(list.body.is_empty(), "the list request has an empty body");
     // Version per hub overrides the instance default.
     let h2 = l
-        .register_hub(&hub.url, None, Some("6.0.0".into()))
+        .register_hub(&hub.url, HubOptions::default().looker_version("6.0.0"))
         .await
         .unwrap();
     assert_eq!(
@@ -83,7 +83,10 @@ async fn register_lists_actions_with_looker_headers_and_masks_the_token() {
 async fn offer_follows_params_action_types_and_tag_rules_with_reasons() {
     let hub = FakeHub::good().await;
     let l = looker().await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let u = users(&l);
     assert!(l.offer(&h.id, "identify", &u, &params()).is_ok());
     let e = l
@@ -145,7 +148,7 @@ async fn execute_with_a_download_url_like_looker() {
     let hub = FakeHub::good().await;
     let l = looker().await;
     let h = l
-        .register_hub(&hub.url, Some("tok".into()), None)
+        .register_hub(&hub.url, HubOptions::default().token("tok"))
         .await
         .unwrap();
     let mut req = SendRequest::new(&h.id, "identify", users(&l));
@@ -225,7 +228,10 @@ async fn download_urls_expire() {
         .start()
         .await
         .unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let mut req = SendRequest::new(&h.id, "identify", users(&l));
     req.params = params();
     let out = l.send(req).await.unwrap();
@@ -245,7 +251,10 @@ async fn download_urls_expire() {
 async fn push_sends_the_data_as_a_string_attachment_in_the_picked_format() {
     let hub = FakeHub::good().await;
     let l = looker().await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let base = SendRequest::new(&h.id, "track", users(&l)).form_value("event", "Signed Up");
     let mut req = base.clone();
     req.params = params();
@@ -296,7 +305,12 @@ async fn push_sends_the_data_as_a_string_attachment_in_the_picked_format() {
         .to_string();
     assert!(e.contains("download"), "{e}");
     // A big generated Look streams through a push too.
-    let gen_users = Look::generated(l.look("4").unwrap().def().clone(), 5_000, 7).unwrap();
+    let gen_users = Look::generated(
+        l.look(demo::GENERATED_USERS).unwrap().def().clone(),
+        5_000,
+        7,
+    )
+    .unwrap();
     let mut big = SendRequest::new(&h.id, "track", gen_users).form_value("event", "x");
     big.params = params();
     let out = l.send(big).await.unwrap();
@@ -311,7 +325,10 @@ async fn push_sends_the_data_as_a_string_attachment_in_the_picked_format() {
 async fn forms_validate_required_fields_and_requery_interactive_ones() {
     let hub = FakeHub::good().await;
     let l = looker().await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let form = l
         .fetch_form(&h.id, "track", params(), BTreeMap::new())
         .await
@@ -367,7 +384,10 @@ async fn forms_validate_required_fields_and_requery_interactive_ones() {
 async fn oauth_state_is_stored_per_user_and_sent_back_as_state_json() {
     let hub = FakeHub::good().await;
     let l = looker().await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let form = l
         .fetch_form(&h.id, "oauthy", BTreeMap::new(), BTreeMap::new())
         .await
@@ -435,7 +455,10 @@ async fn hub_answering(body: &'static [u8], status: u16) -> (FakeHub, MockLooker
     })
     .await;
     let l = looker().await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     l.configure_action(&h.id, "identify", true, params())
         .unwrap();
     (hub, l, h.id)
@@ -525,7 +548,10 @@ async fn list_and_form_breaches_are_reported() {
     list["integrations"][0]["params"][0]["required"] = json!("yes");
     let hub = FakeHub::with_list(list).await;
     let l = looker().await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let rules: Vec<(&str, &str)> = h
         .breaches
         .iter()
@@ -559,7 +585,10 @@ async fn list_and_form_breaches_are_reported() {
     })
     .await;
     let l = looker().await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let form = l
         .fetch_form(&h.id, "track", params(), BTreeMap::new())
         .await
@@ -585,7 +614,10 @@ async fn list_and_form_breaches_are_reported() {
         )
     })
     .await;
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     let form = l
         .fetch_form(&h.id, "track", params(), BTreeMap::new())
         .await
@@ -613,7 +645,10 @@ async fn a_bad_hub_ends_in_a_reported_failure_never_a_hang() {
         (&big, "execute.answer_size"),
         (&redirect, "execute.redirect"),
     ] {
-        let h = l.register_hub(&hub.url, None, None).await.unwrap();
+        let h = l
+            .register_hub(&hub.url, HubOptions::default())
+            .await
+            .unwrap();
         let mut req = SendRequest::new(&h.id, "identify", users(&l));
         req.params = params();
         let start = std::time::Instant::now();
@@ -634,7 +669,7 @@ async fn a_bad_hub_ends_in_a_reported_failure_never_a_hang() {
     }
     // A hub that is down: reported at registration.
     let h = l
-        .register_hub("http://127.0.0.1:9", None, None)
+        .register_hub("http://127.0.0.1:9", HubOptions::default())
         .await
         .unwrap();
     assert!(h.fetch_error.is_some());

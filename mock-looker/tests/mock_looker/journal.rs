@@ -2,7 +2,7 @@
 //! issue, finding "Memory: unbounded buffers": +73 MB per 1,000 refreshes of a hub answering
 //! 100 KB, and a 624 MB `GET /_mock/journal`).
 
-use mock_looker::MockLooker;
+use mock_looker::{HubOptions, MockLooker};
 use serde_json::{Value, json};
 
 use crate::helpers::FakeHub;
@@ -46,7 +46,10 @@ async fn the_journal_keeps_the_newest_entries_up_to_its_cap_and_pages_with_since
         .start()
         .await
         .unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     for _ in 0..11 {
         l.refresh_hub(&h.id).await.unwrap();
     }
@@ -111,7 +114,10 @@ async fn journal_bodies_are_cut_with_a_marker_counting_the_dropped_bytes() {
         .start()
         .await
         .unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     assert!(h.fetch_error.is_none(), "{:?}", h.fetch_error);
     assert_eq!(
         h.actions[0].description.as_deref().map(str::len),
@@ -134,7 +140,10 @@ async fn the_journal_drops_its_oldest_entries_to_stay_within_its_byte_budget() {
         .start()
         .await
         .unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     for _ in 0..20 {
         l.refresh_hub(&h.id).await.unwrap();
     }

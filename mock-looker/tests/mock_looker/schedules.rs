@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mock_looker::MockLooker;
+use mock_looker::{HubOptions, MockLooker};
 use serde_json::{Value, json};
 
 use crate::helpers::{FakeHub, params};
@@ -168,7 +168,10 @@ async fn wait_jobs(api: &Api, plan: &str, n: usize) -> Vec<Value> {
 async fn plans_run_on_crontab_and_once_with_job_history() {
     let hub = FakeHub::good().await;
     let l = MockLooker::start().await.unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     l.configure_action(&h.id, "identify", true, params())
         .unwrap();
     let api = Api::login(&l).await;
@@ -267,7 +270,10 @@ async fn plans_run_on_crontab_and_once_with_job_history() {
 async fn interval_plans_via_the_library() {
     let hub = FakeHub::good().await;
     let l = MockLooker::start().await.unwrap();
-    let h = l.register_hub(&hub.url, None, None).await.unwrap();
+    let h = l
+        .register_hub(&hub.url, HubOptions::default())
+        .await
+        .unwrap();
     l.configure_action(&h.id, "identify", true, params())
         .unwrap();
     let plan = l

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use mock_looker::{Look, MockLooker, SendRequest};
+use mock_looker::{HubOptions, Look, MockLooker, SendRequest};
 use serde_json::{Value, json};
 
 struct Env {
@@ -44,7 +44,10 @@ impl Env {
                 }),
         );
         let h = looker
-            .register_hub(&hub_url, Some(hub::generate_token(secret)), None)
+            .register_hub(
+                &hub_url,
+                HubOptions::default().token(hub::generate_token(secret)),
+            )
             .await
             .unwrap();
         assert!(h.fetch_error.is_none(), "{:?}", h.fetch_error);

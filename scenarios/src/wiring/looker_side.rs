@@ -112,7 +112,13 @@ impl Looker for Env {
         }
         let hub = self
             .looker
-            .register_hub(&self.hub_url(), self.hub_token(), version)
+            .register_hub(
+                &self.hub_url(),
+                mock_looker::HubOptions {
+                    token: self.hub_token(),
+                    looker_version: version,
+                },
+            )
             .await?;
         let mut breaches: Vec<Breach> = hub.breaches.iter().map(breach).collect();
         if let Some(e) = &hub.fetch_error {
@@ -201,8 +207,10 @@ impl Env {
             .looker
             .register_hub(
                 &self.hub_url(),
-                self.hub_token(),
-                version.map(str::to_string),
+                mock_looker::HubOptions {
+                    token: self.hub_token(),
+                    looker_version: version.map(str::to_string),
+                },
             )
             .await?;
         hubs.insert(key, hub.id.clone());

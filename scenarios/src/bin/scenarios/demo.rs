@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use mock_looker::demo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -156,14 +157,14 @@ pub async fn up_with(
         "rudder_server_url": format!("{dataplane_url}/v1/batch"),
     });
     let plan = [
-        ("rudder_event", "1", "Users", json!({})),
+        ("rudder_event", demo::USERS, "Users", json!({})),
         (
             "rudder_track",
-            "1",
+            demo::USERS,
             "Users",
             json!({"event": "Demo Look Sent"}),
         ),
-        ("rudder_group", "2", "Accounts", json!({})),
+        ("rudder_group", demo::ACCOUNTS, "Accounts", json!({})),
     ];
     let mut sends = Vec::new();
     for (action, look, title, form) in plan {
@@ -274,7 +275,7 @@ async fn writeback_flow(
     ));
     let (_, sent) = call(
         "/_mock/send",
-        json!({"hub": hub_id, "action": "mark_suspicious", "look_id": "5", "user": "alice",
+        json!({"hub": hub_id, "action": "mark_suspicious", "look_id": demo::ORDERS_FOR_REVIEW, "user": "alice",
             "cell_value": "1001", "form_values": {"classification": "Suspicious", "comment": "Demo: far above the usual basket"}}),
     )
     .await?;

@@ -1,5 +1,4 @@
-//! The mock's own HTTP surface: download URLs, state URLs, the `/_mock/` admin API and the
-//! Looker API 4.0 subset.
+//! The `/_mock/` admin API, and the download and state URLs a hub calls back.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::core::{Core, Download, MockError, SendRequest};
+use crate::core::{Core, Download, HubOptions, MockError, SendRequest, StateRejected};
 use crate::format::{Format, LookChunks};
 
 pub(crate) fn router(core: Arc<Core>) -> Router {
@@ -29,7 +28,6 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/_mock/login", post(login))
         .route("/_mock/state", axum::routing::put(put_state))
         .route("/_mock/events", get(events))
-        .merge(crate::api::router(core.clone()))
         .with_state(core)
 }
 
@@ -80,19 +78,24 @@ async fn state(State(core): State<Arc<Core>>, Path(token): Path<String>, body: B
             core.record_side("state", "POST", &url, 200, b"[state masked]", None);
             StatusCode::OK.into_response()
         }
-        Err((status, why)) => {
+        Err(rejected) => {
+            let (status, why) = (
+                match rejected {
+                    StateRejected::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                    StateRejected::NotUtf8 => StatusCode::BAD_REQUEST,
+                    StateRejected::UnknownToken => StatusCode::NOT_FOUND,
+                },
+                rejected.to_string(),
+            );
             core.record_side(
                 "state",
                 "POST",
                 &url,
-                status,
+                status.as_u16(),
                 b"[state masked]",
                 Some(why.clone()),
             );
-            err(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                why,
-            )
+            err(status, why)
         }
     }
 }
@@ -183,7 +186,16 @@ struct AddHub {
 }
 
 async fn add_hub(State(core): State<Arc<Core>>, Json(b): Json<AddHub>) -> Response {
-    match core.register_hub(&b.url, b.token, b.looker_version).await {
+    match core
+        .register_hub(
+            &b.url,
+            HubOptions {
+                token: b.token,
+                looker_version: b.looker_version,
+            },
+        )
+        .await
+    {
         Ok(h) => Json(h).into_response(),
         Err(e) => mock_err(e),
     }
