@@ -18,6 +18,11 @@ use axum::http::{HeaderMap, Uri, header};
 /// What a masked secret is shown as.
 pub const MASK: &str = "****";
 
+/// Masks a secret for logs and the journal: none of it is shown, whatever its length.
+pub fn mask(_secret: &str) -> String {
+    MASK.to_owned()
+}
+
 /// Masks known write keys in text shown by the journal or written to logs.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Redactor {

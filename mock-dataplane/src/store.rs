@@ -313,6 +313,23 @@ impl Store {
     /// Matching records in arrival order.
     pub async fn query(&self, filter: &EventFilter) -> Result<Vec<Arc<Record>>, StoreError> {
         match self {
+            Store::Memory(_) => self.query_blocking(filter),
+            Store::Sqlite(s) => {
+                let reader = s.reader.clone();
+                let filter = filter.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+                    sql_query(&conn, &filter)
+                })
+                .await
+                .map_err(|_| StoreError::WriterGone)?
+            }
+        }
+    }
+
+    /// [`Store::query`] on the calling thread, for code that cannot await (the handle's drop).
+    pub fn query_blocking(&self, filter: &EventFilter) -> Result<Vec<Arc<Record>>, StoreError> {
+        match self {
             Store::Memory(m) => {
                 let m = m.lock().unwrap_or_else(|e| e.into_inner());
                 let since = filter.since.unwrap_or(0);
@@ -327,14 +344,8 @@ impl Store {
                     .collect())
             }
             Store::Sqlite(s) => {
-                let reader = s.reader.clone();
-                let filter = filter.clone();
-                tokio::task::spawn_blocking(move || {
-                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
-                    sql_query(&conn, &filter)
-                })
-                .await
-                .map_err(|_| StoreError::WriterGone)?
+                let conn = s.reader.lock().unwrap_or_else(|e| e.into_inner());
+                sql_query(&conn, filter)
             }
         }
     }

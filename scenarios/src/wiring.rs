@@ -537,7 +537,7 @@ impl Harness for Env {
             DataplaneSide::Local(d) => {
                 let rule: mock_dataplane::FaultRule = serde_json::from_value(rule.clone())
                     .with_context(|| format!("fault rule {rule}"))?;
-                d.try_add_fault(rule)
+                d.add_fault(rule)
                     .await
                     .map_err(|e| anyhow::anyhow!("fault rule refused: {e}"))?;
             }
@@ -573,7 +573,7 @@ impl Harness for Env {
 
     async fn reset_events(&self) -> anyhow::Result<()> {
         match &self.dataplane {
-            DataplaneSide::Local(d) => d.reset().await,
+            DataplaneSide::Local(d) => d.reset().await?,
             DataplaneSide::External { .. } => {
                 self.external(reqwest::Method::DELETE, "/_mock/events")
                     .await?
@@ -588,7 +588,7 @@ impl Harness for Env {
         match &self.dataplane {
             DataplaneSide::Local(d) => Ok(d
                 .events(to_filter(&filter))
-                .await
+                .await?
                 .into_iter()
                 .map(|e| Stored {
                     write_key: e.write_key,
@@ -627,7 +627,8 @@ impl Harness for Env {
                             event: e.event,
                         })
                         .collect()),
-                    Err(t) => Err(t.seen),
+                    Err(mock_dataplane::WaitError::Timeout { seen }) => Err(seen),
+                    Err(e) => return Err(e.into()),
                 })
             }
             DataplaneSide::External { .. } => {

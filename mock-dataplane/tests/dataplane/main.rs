@@ -11,6 +11,7 @@ mod durability;
 mod faults;
 mod fuzz;
 mod gateway;
+mod handle;
 mod ids;
 mod inspection;
 mod interop;
