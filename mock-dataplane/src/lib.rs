@@ -40,6 +40,7 @@ mod faults;
 mod gateway;
 mod gjson;
 mod handle;
+mod http_input;
 mod import;
 mod ingest;
 mod inspect;

@@ -69,7 +69,7 @@ impl Redactor {
                 let raw = String::from_utf8_lossy(v.as_bytes());
                 let value = if *k == header::AUTHORIZATION || *k == header::PROXY_AUTHORIZATION {
                     let scheme = raw.split_whitespace().next().unwrap_or("");
-                    match crate::ingest::basic_auth_user(Some(v.as_bytes())) {
+                    match crate::http_input::basic_auth_user(Some(v.as_bytes())) {
                         Some(_) => format!("{scheme} {MASK}:<password ignored>"),
                         None => format!("<{} bytes, masked>", v.len()),
                     }

@@ -20,7 +20,8 @@ use http_body_util::BodyExt;
 
 use crate::config::SourceEntry;
 use crate::faults::ConnectionFault;
-use crate::ingest::{self, BodyError, EnrichCtx, Kind};
+use crate::http_input::{self, BodyError};
+use crate::ingest::{self, EnrichCtx, Kind};
 use crate::journal::JournalEntry;
 use crate::response::{Reject, go_error, go_text, ok_text};
 use crate::state::{AppState, ConnCtl};
@@ -147,7 +148,7 @@ pub(super) async fn read_body(
     if !gzip {
         return Ok(raw);
     }
-    match ingest::gunzip_capped(&raw, st.read_cap) {
+    match http_input::gunzip_capped(&raw, st.read_cap) {
         Ok(plain) => {
             entry.decompressed_bytes = Some(plain.len());
             Ok(Bytes::from(plain))
@@ -177,7 +178,7 @@ pub(crate) async fn gateway(
         return go_error(StatusCode::INTERNAL_SERVER_ERROR, "no connection context");
     };
     let path = parts.uri.path().to_owned();
-    let header_key = ingest::basic_auth_user(
+    let header_key = http_input::basic_auth_user(
         parts
             .headers
             .get(header::AUTHORIZATION)
@@ -317,7 +318,7 @@ async fn process(
     };
     let source = authorize(st, &key, entry)?;
     let bytes = read_body(st, &parts.headers, body, entry).await?;
-    let ip = ingest::request_ip(
+    let ip = http_input::request_ip(
         parts
             .headers
             .get("x-forwarded-for")

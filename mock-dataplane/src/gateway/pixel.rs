@@ -12,7 +12,8 @@ use axum::response::Response;
 use super::{
     Failure, RouteSpec, authorize, entry_for, finish, now_rfc3339, query_param, store_body,
 };
-use crate::ingest::{self, Kind};
+use crate::http_input;
+use crate::ingest::Kind;
 use crate::response::Reject;
 use crate::state::{AppState, ConnCtl};
 
@@ -71,7 +72,7 @@ pub(crate) async fn pixel(
             Failure::Reject(Reject::NoWriteKeyInQuery)
         })?;
         let source = authorize(&st, &key, &mut entry)?;
-        let ip = ingest::request_ip(
+        let ip = http_input::request_ip(
             parts
                 .headers
                 .get("x-forwarded-for")

@@ -11,9 +11,9 @@ use axum::response::Response;
 use super::{
     Failure, append, authorize, entry_for, finish, outcome_response, query_param, read_body,
 };
-use crate::ingest;
 use crate::response::Reject;
 use crate::state::{AppState, ConnCtl};
+use crate::{http_input, ingest};
 
 /// `GET|POST /v1/webhook?writeKey=K` (or Basic auth): only for sources whose category is
 /// `webhook`; others get 401 `invalid write key`. The mock stores a JSON object body as one
@@ -29,7 +29,7 @@ pub(crate) async fn webhook(AxState(st): AxState<Arc<AppState>>, req: Request) -
     let key = query_param(&parts.uri, "writeKey")
         .filter(|k| !k.is_empty())
         .or_else(|| {
-            ingest::basic_auth_user(
+            http_input::basic_auth_user(
                 parts
                     .headers
                     .get(header::AUTHORIZATION)
