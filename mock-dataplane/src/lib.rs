@@ -32,6 +32,7 @@
 //! # }
 //! ```
 
+mod client;
 mod config;
 mod conn;
 mod cors;
@@ -58,6 +59,7 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 
+pub use client::{Client, ClientError};
 pub use config::{
     Config, ConfigError, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_STREAM_STALL_TIMEOUT,
     DEFAULT_WRITE_TIMEOUT, Source, SourceSpec, Storage, generate_id,

@@ -47,6 +47,8 @@ pub struct StoredEvent {
     /// The id of the HTTP request that carried the event (see the request journal).
     pub request_id: String,
     pub source_id: String,
+    /// Empty in events read over HTTP ([`crate::Client`]): the API never sends write keys.
+    #[serde(default)]
     pub write_key: String,
     pub event: serde_json::Value,
 }
@@ -134,7 +136,7 @@ pub enum StoreError {
 }
 
 /// Counts for `/_mock/stats`.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Stats {
     pub total: u64,
     /// source id -> type -> count
@@ -147,7 +149,7 @@ pub struct Stats {
     pub duplicate_events: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Duplicate {
     #[serde(rename = "messageId")]
     pub message_id: String,

@@ -5,6 +5,7 @@ mod helpers;
 
 mod bad_input;
 mod binary;
+mod client;
 mod connections;
 mod control_api_access;
 mod durability;
