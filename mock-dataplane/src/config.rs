@@ -209,8 +209,8 @@ impl Config {
 
     /// Lets pages from `origin` (e.g. `http://localhost:3000`) call the `/_mock/` API.
     pub fn allow_cors_origin(&mut self, origin: &str) -> Result<(), ConfigError> {
-        let normalized = crate::cors::normalize_origin(origin)
-            .ok_or_else(|| ConfigError::BadOrigin(origin.to_owned()))?;
+        let normalized =
+            normalize_origin(origin).ok_or_else(|| ConfigError::BadOrigin(origin.to_owned()))?;
         if !self.cors_origins.contains(&normalized) {
             self.cors_origins.push(normalized);
         }
@@ -298,7 +298,12 @@ pub fn generate_id() -> String {
         .collect()
 }
 
-/// Masks a secret for logs and the journal: none of it is shown, whatever its length.
-pub fn mask(_secret: &str) -> String {
-    crate::redact::MASK.to_owned()
+/// An origin in the form browsers send it (`scheme://host[:port]`, default port left out,
+/// lower case), or `None` when `s` is not a tuple origin (`null`, a path, garbage).
+pub(crate) fn normalize_origin(s: &str) -> Option<String> {
+    let url = url::Url::parse(s.trim()).ok()?;
+    match url.origin() {
+        o @ url::Origin::Tuple(..) => Some(o.ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
 }

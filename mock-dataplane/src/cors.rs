@@ -20,8 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::config::normalize_origin;
 use crate::response::json_response;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The prefix of the control API.
 const ADMIN_PREFIX: &str = "/_mock";
@@ -248,16 +249,6 @@ fn is_json_media_type(value: &[u8]) -> bool {
         || essence
             .strip_prefix("application/")
             .is_some_and(|sub| sub.ends_with("+json"))
-}
-
-/// An origin in the form browsers send it (`scheme://host[:port]`, default port left out,
-/// lower case), or `None` when `s` is not a tuple origin (`null`, a path, garbage).
-pub(crate) fn normalize_origin(s: &str) -> Option<String> {
-    let url = url::Url::parse(s.trim()).ok()?;
-    match url.origin() {
-        o @ url::Origin::Tuple(..) => Some(o.ascii_serialization()),
-        url::Origin::Opaque(_) => None,
-    }
 }
 
 /// The server's own origin: the Origin's host and port equal the request's `Host` header (the

@@ -384,7 +384,7 @@ impl Faults {
             .iter()
             .map(|s| {
                 let mut rule = s.rule.clone();
-                rule.write_key = rule.write_key.map(|k| crate::config::mask(&k));
+                rule.write_key = rule.write_key.map(|k| crate::redact::mask(&k));
                 FaultStatus {
                     rule,
                     matched: s.matched,

@@ -1,5 +1,5 @@
-//! The gateway's request pipeline on raw bytes: Basic auth, gzip bodies, JSON validation, the
-//! per-event checks and the enrichment rudder-server applies before storing (gw `handle.go`).
+//! The gateway's request pipeline on raw bytes (after `http_input` found the write key and
+//! inflated the body): JSON validation, the per-event checks and the enrichment rudder-server applies before storing (gw `handle.go`).
 //!
 //! This is the hot path (per event), so events are never turned into `serde_json::Value` unless
 //! the gateway would rewrite a key in place: each event stays a borrowed `RawValue`, a small
@@ -7,9 +7,7 @@
 //! before its closing brace (which is where Go's `sjson.SetBytes` appends new keys).
 
 use std::borrow::Cow;
-use std::io::Read;
 
-use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -105,66 +103,6 @@ fn reject(reason: Reject, detail: impl Into<String>) -> Rejection {
         reason,
         detail: detail.into(),
     }
-}
-
-/// Go's `r.BasicAuth()` followed by the gateway's "username must not be empty" rule.
-/// Returns the write key (username); the password is ignored.
-pub fn basic_auth_user(header: Option<&[u8]>) -> Option<String> {
-    let header = header?;
-    const PREFIX: &[u8] = b"Basic ";
-    if header.len() < PREFIX.len() || !header[..PREFIX.len()].eq_ignore_ascii_case(PREFIX) {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(&header[PREFIX.len()..])
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, _password) = decoded.split_once(':')?;
-    if user.is_empty() {
-        return None;
-    }
-    Some(user.to_owned())
-}
-
-/// The request IP as rudder-go-kit's `GetRequestIP`: first `X-Forwarded-For` entry with spaces
-/// removed, else the peer's host.
-pub fn request_ip(forwarded_for: Option<&str>, peer_host: &str) -> String {
-    if let Some(xff) = forwarded_for {
-        let first: String = xff
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .filter(|c| *c != ' ')
-            .collect();
-        if !first.is_empty() {
-            return first;
-        }
-    }
-    peer_host.to_owned()
-}
-
-/// Why a body could not be turned into bytes.
-#[derive(Debug)]
-pub enum BodyError {
-    /// More than the read cap (after decompression).
-    TooLarge,
-    /// The gzip stream is corrupt or truncated.
-    Corrupt(String),
-}
-
-/// Decompresses a gzip body (multi-member, like Go's `gzip.Reader`), reading at most `cap`
-/// bytes so a gzip bomb cannot exhaust memory.
-pub fn gunzip_capped(body: &[u8], cap: usize) -> Result<Vec<u8>, BodyError> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(cap));
-    let mut decoder = flate2::read::MultiGzDecoder::new(body).take(cap as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| BodyError::Corrupt(format!("gzip body: {e}")))?;
-    if out.len() > cap {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(out)
 }
 
 /// The result of validating and enriching a body.
@@ -644,6 +582,8 @@ pub(crate) fn stringify_raw(raw: Option<&str>) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http_input::{BodyError, basic_auth_user, gunzip_capped};
+    use base64::Engine as _;
 
     fn ctx() -> EnrichCtx<'static> {
         EnrichCtx {

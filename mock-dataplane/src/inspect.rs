@@ -13,7 +13,7 @@ use axum::routing::get;
 
 use crate::faults::FaultRule;
 use crate::response::json_response;
-use crate::server::{AppState, ConnCtl};
+use crate::state::{AppState, ConnCtl};
 use crate::store::{EventFilter, Record};
 
 /// Default page size of `GET /_mock/events`.

@@ -22,7 +22,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::server::{AppState, ConnCtl};
+use crate::state::{AppState, ConnCtl};
 use crate::store::{EventFilter, Record};
 
 /// Events read from the store at a time.

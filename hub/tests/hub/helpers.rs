@@ -242,6 +242,7 @@ impl Dp {
         self.0
             .events(mock_dataplane::EventFilter::default())
             .await
+            .unwrap()
             .into_iter()
             .map(|e| {
                 let mut v = e.event;

@@ -42,6 +42,7 @@ fn rows_with(bad: String) -> Vec<String> {
 async fn stored_texts(dp: &Dp) -> Vec<String> {
     dp.0.events(mock_dataplane::EventFilter::default())
         .await
+        .unwrap()
         .into_iter()
         .map(|e| match e.event {
             Value::String(s) => s,

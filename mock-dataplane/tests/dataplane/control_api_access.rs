@@ -86,7 +86,7 @@ async fn cross_origin_pages_cannot_read_wipe_or_inject_faults() {
     assert_eq!(clear.status, 403);
     assert_eq!(fault_count(&dp).await, 0, "no fault was added");
     assert_eq!(
-        dp.events(EventFilter::default()).await.len(),
+        dp.events(EventFilter::default()).await.unwrap().len(),
         1,
         "nothing wiped"
     );

@@ -29,13 +29,14 @@ async fn status_fault_fires_once_and_stores_nothing() {
     dp.add_fault(rule(
         json!({"path":"/v1/batch","times":1,"action":{"status":503,"body":"Service Unavailable"}}),
     ))
-    .await;
+    .await
+    .unwrap();
     let a = post(&dp, "/v1/batch", Some(&auth), BODY).await;
     assert_eq!((a.status, a.body.as_str()), (503, "Service Unavailable"));
-    assert!(dp.events(EventFilter::default()).await.is_empty());
+    assert!(dp.events(EventFilter::default()).await.unwrap().is_empty());
     let a = post(&dp, "/v1/batch", Some(&auth), BODY).await;
     assert_eq!((a.status, a.body.as_str()), (200, "ok"));
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 1);
     let journal = dp.requests().await;
     assert_eq!(journal[0].status, 503);
     assert!(journal[0].fault.as_deref().unwrap().contains("status 503"));
@@ -73,7 +74,8 @@ async fn connection_faults_break_the_connection_and_store_nothing() {
         dp.add_fault(rule(
             json!({"path":"/v1/batch","times":1,"action":{"fault":fault}}),
         ))
-        .await;
+        .await
+        .unwrap();
         let result = client()
             .post(format!("{}/v1/batch", dp.url()))
             .header("authorization", basic(&key))
@@ -85,7 +87,7 @@ async fn connection_faults_break_the_connection_and_store_nothing() {
             "{fault} must surface as a transport error"
         );
     }
-    assert!(dp.events(EventFilter::default()).await.is_empty());
+    assert!(dp.events(EventFilter::default()).await.unwrap().is_empty());
     // The server still serves new connections.
     let a = post(&dp, "/v1/batch", Some(&basic(&key)), BODY).await;
     assert_eq!(a.status, 200);
@@ -99,21 +101,22 @@ async fn delay_only_rule_delays_then_stores_and_dribble_is_slow() {
     dp.add_fault(rule(
         json!({"times":1,"action":{"delay":{"kind":"fixed","ms":300}}}),
     ))
-    .await;
+    .await
+    .unwrap();
     let t = Instant::now();
     let a = post(&dp, "/v1/batch", Some(&auth), BODY).await;
     assert!(t.elapsed() >= Duration::from_millis(300));
     assert_eq!(a.status, 200);
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 1);
 
     dp.add_fault(rule(json!({"times":1,"action":{"status":200,"body":"ok","dribble":{"chunks":2,"duration_ms":300}}})))
-        .await;
+        .await.unwrap();
     let t = Instant::now();
     let a = post(&dp, "/v1/batch", Some(&auth), BODY).await;
     assert!(t.elapsed() >= Duration::from_millis(300));
     assert_eq!((a.status, a.body.as_str()), (200, "ok"));
     assert_eq!(
-        dp.events(EventFilter::default()).await.len(),
+        dp.events(EventFilter::default()).await.unwrap().len(),
         1,
         "dribbled answer stores nothing"
     );
@@ -126,7 +129,8 @@ async fn rate_limit_counts_events_and_answers_429() {
     dp.add_fault(rule(
         json!({"action":{"rate_limit":{"events":2,"window_ms":60000}}}),
     ))
-    .await;
+    .await
+    .unwrap();
     let two = r#"{"batch":[{"userId":"u"},{"userId":"v"}]}"#;
     assert_eq!(post(&dp, "/v1/batch", Some(&auth), two).await.status, 200);
     // GCRA lets events + 1 through at once (the gateway's throttler), then refuses.
@@ -140,7 +144,7 @@ async fn rate_limit_counts_events_and_answers_429() {
     // Invalid bodies are refused before the rate limit.
     let a = post(&dp, "/v1/batch", Some(&auth), r#"{"batch":[{}]}"#).await;
     assert_eq!(a.status, 400);
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 3);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -210,7 +214,7 @@ async fn answers_past_the_write_timeout_are_dropped_but_the_events_stay() {
         "no answer may arrive past the write timeout"
     );
     assert!(started.elapsed() >= Duration::from_millis(600));
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 1);
     let journal = dp.requests().await;
     let fault = journal[0].fault.as_deref().unwrap();
     assert!(
@@ -221,5 +225,5 @@ async fn answers_past_the_write_timeout_are_dropped_but_the_events_stay() {
     // The retry (no delay now) is answered, and stores the event again.
     let a = post(&dp, "/v1/batch", Some(&basic("k")), BODY).await;
     assert_eq!((a.status, a.body.as_str()), (200, "ok"));
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 2);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 2);
 }

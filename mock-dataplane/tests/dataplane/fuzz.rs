@@ -185,7 +185,8 @@ async fn check(
             since: Some(before),
             ..Default::default()
         })
-        .await;
+        .await
+        .unwrap();
     *last = stored.last().map_or(before, |e| e.cursor);
     let known = KNOWN.iter().any(|(s, t)| *s == status && *t == text)
         // /v1/import joins the texts of several refused user groups into one 500.
@@ -249,7 +250,7 @@ fn fuzz(name: &str, path: &'static str, strategy: impl Strategy<Value = Vec<u8>>
         sent.set(sent.get() + 1);
         if sent.get().is_multiple_of(5000) {
             // Keep the in-memory store small on long runs.
-            rt.block_on(dp.reset());
+            rt.block_on(dp.reset()).unwrap();
         }
         let mut cursor = last.get();
         let outcome = rt.block_on(check(&dp, &http, path, body, &mut cursor));

@@ -33,7 +33,7 @@ async fn batch_is_stored_enriched_and_answered_ok() {
     assert_eq!(a.status, 200);
     assert_eq!(a.body, "ok");
 
-    let events = dp.events(EventFilter::default()).await;
+    let events = dp.events(EventFilter::default()).await.unwrap();
     assert_eq!(events.len(), 2);
     let e0 = &events[0].event;
     assert_eq!(e0["messageId"], "m1");
@@ -91,7 +91,7 @@ async fn gzip_bodies_are_decoded_and_corrupt_gzip_is_a_500() {
     )
     .await;
     assert_go_error(&a, 400, "invalid json");
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 1);
     let journal = dp.requests().await;
     assert!(journal[0].gzip && journal[0].decompressed_bytes == Some(body.len()));
     assert!(journal[1].detail.as_deref().unwrap().contains("gzip"));
@@ -208,7 +208,7 @@ async fn validation_order_and_all_or_nothing() {
     );
     assert_go_error(&p("{}".into()).await, 400, "empty batch payload");
     assert!(
-        dp.events(EventFilter::default()).await.is_empty(),
+        dp.events(EventFilter::default()).await.unwrap().is_empty(),
         "nothing stored"
     );
     let a = p(r#"{"batch":[{"userId":1}]}"#.into()).await;
@@ -272,6 +272,7 @@ async fn single_event_routes_force_type_and_batch_keeps_it() {
     let types: Vec<String> = dp
         .events(EventFilter::default())
         .await
+        .unwrap()
         .iter()
         .map(|e| e.event["type"].as_str().unwrap().to_owned())
         .collect();
@@ -350,9 +351,12 @@ async fn retried_batch_is_stored_twice_and_wait_for_sees_it() {
         .wait_for(3, EventFilter::default(), Duration::from_millis(50))
         .await
         .unwrap_err();
-    assert_eq!(err.seen, 2);
-    dp.reset().await;
-    assert!(dp.events(EventFilter::default()).await.is_empty());
+    assert!(
+        matches!(err, mock_dataplane::WaitError::Timeout { seen: 2 }),
+        "{err}"
+    );
+    dp.reset().await.unwrap();
+    assert!(dp.events(EventFilter::default()).await.unwrap().is_empty());
     let _: Value = json!(null);
 }
 

@@ -24,6 +24,7 @@ async fn batch(dp: &MockDataplane, events: &str) -> Answer {
 async fn last_event(dp: &MockDataplane) -> Value {
     dp.events(EventFilter::default())
         .await
+        .unwrap()
         .pop()
         .expect("an event was stored")
         .event
@@ -44,7 +45,7 @@ async fn lone_surrogate_user_id_is_accepted_as_u_fffd() {
         user_id: Some("\u{FFFD}".into()),
         ..Default::default()
     });
-    assert_eq!(stored.await.len(), 1);
+    assert_eq!(stored.await.unwrap().len(), 1);
 
     // gjson consumes the escape after a surrogate ("we expect it to be correct"): the `A`
     // after the lone high surrogate disappears.
@@ -105,7 +106,7 @@ async fn invisible_ids_are_no_ids_and_cleaned_ids_make_the_rudder_id() {
         user_id: Some("u1".into()),
         ..Default::default()
     });
-    assert_eq!(by_clean.await.len(), 1);
+    assert_eq!(by_clean.await.unwrap().len(), 1);
 }
 
 /// Numbers are Go float64s printed by `encoding/json` (`stringify.Any`).

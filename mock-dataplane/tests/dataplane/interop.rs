@@ -164,7 +164,8 @@ async fn interop(sdk: Sdk, fault: bool) {
     let dp = start().await;
     if fault {
         dp.add_fault(FaultRule::status("/v1/batch", 503, "Service Unavailable\n").times(1))
-            .await;
+            .await
+            .unwrap();
     }
     let run = uuid::Uuid::new_v4().simple().to_string();
     run_sdk(&root, sdk, &dp, &run).await;
@@ -173,7 +174,7 @@ async fn interop(sdk: Sdk, fault: bool) {
         let journal = dp.requests().await;
         assert_eq!(journal[0].status, 503, "first request faulted");
         assert!(journal.iter().skip(1).all(|r| r.status == 200));
-        let total = dp.events(EventFilter::default()).await.len();
+        let total = dp.events(EventFilter::default()).await.unwrap().len();
         assert_eq!(total, 5, "retry stored everything once");
     }
 }

@@ -5,12 +5,14 @@ mod helpers;
 
 mod bad_input;
 mod binary;
+mod client;
 mod connections;
 mod control_api_access;
 mod durability;
 mod faults;
 mod fuzz;
 mod gateway;
+mod handle;
 mod ids;
 mod inspection;
 mod interop;

@@ -25,7 +25,7 @@ async fn beacon_takes_the_key_from_the_query() {
         (a.status, a.body.as_str()),
         (401, "failed to read writekey from query params\n")
     );
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 1);
     let journal = dp.requests().await;
     assert!(
         !journal[0].path.contains(&dp.write_key()),
@@ -56,7 +56,7 @@ async fn pixel_always_answers_a_gif_and_stores_valid_events() {
     assert_eq!(a2.status(), 200);
     let gif = a2.bytes().await.unwrap();
     assert!(gif.starts_with(b"GIF89a"));
-    let events = dp.events(EventFilter::default()).await;
+    let events = dp.events(EventFilter::default()).await.unwrap();
     assert_eq!(events.len(), 1);
     let e = &events[0].event;
     assert_eq!(e["type"], "page");
@@ -172,7 +172,7 @@ async fn webhook_only_for_webhook_sources_and_import_merge_audiencelist() {
     )
     .await;
     assert_eq!(a.status, 200);
-    let all = dp.events(EventFilter::default()).await;
+    let all = dp.events(EventFilter::default()).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].event["order"], 1);
 }
@@ -200,7 +200,7 @@ async fn import_is_processed_per_user_group() {
         (a.status, a.body.as_str()),
         (400, "request neither has anonymousId nor userId\n")
     );
-    let stored = dp.events(EventFilter::default()).await;
+    let stored = dp.events(EventFilter::default()).await.unwrap();
     let users: Vec<&str> = stored
         .iter()
         .map(|e| e.event["userId"].as_str().unwrap())
@@ -213,7 +213,7 @@ async fn import_is_processed_per_user_group() {
     assert_eq!(stored[1].event["n"], 2);
 
     // Two refused groups: their texts joined, no known message, so 500.
-    dp.reset().await;
+    dp.reset().await.unwrap();
     let big = "x".repeat(200);
     let body = format!(
         r#"{{"batch":[{{"userId":"c","p":"{big}"}},{{"event":"no ids"}},{{"userId":"d"}}]}}"#
@@ -226,7 +226,7 @@ async fn import_is_processed_per_user_group() {
             "request size exceeds max limitrequest neither has anonymousId nor userId\n"
         )
     );
-    let stored = dp.events(EventFilter::default()).await;
+    let stored = dp.events(EventFilter::default()).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].event["userId"], "d");
     let journal = dp.requests().await;
@@ -251,5 +251,5 @@ async fn import_is_processed_per_user_group() {
     // Invalid JSON is still refused as a whole.
     let a = post(&dp, "/v1/import", Some(&auth), r#"{"batch":["#).await;
     assert_eq!((a.status, a.body.as_str()), (400, "invalid json\n"));
-    assert_eq!(dp.events(EventFilter::default()).await.len(), 1);
+    assert_eq!(dp.events(EventFilter::default()).await.unwrap().len(), 1);
 }

@@ -28,7 +28,7 @@ impl DataPlane for Env {
             DataplaneServer::Local(d) => {
                 let rule: mock_dataplane::FaultRule = serde_json::from_value(rule.clone())
                     .with_context(|| format!("fault rule {rule}"))?;
-                d.try_add_fault(rule)
+                d.add_fault(rule)
                     .await
                     .map_err(|e| anyhow::anyhow!("fault rule refused: {e}"))?;
             }
@@ -64,7 +64,7 @@ impl DataPlane for Env {
 
     async fn reset_events(&self) -> anyhow::Result<()> {
         match &self.dataplane {
-            DataplaneServer::Local(d) => d.reset().await,
+            DataplaneServer::Local(d) => d.reset().await?,
             DataplaneServer::External { .. } => {
                 self.external(reqwest::Method::DELETE, "/_mock/events")
                     .await?
@@ -79,7 +79,7 @@ impl DataPlane for Env {
         match &self.dataplane {
             DataplaneServer::Local(d) => Ok(d
                 .events(to_filter(&filter))
-                .await
+                .await?
                 .into_iter()
                 .map(|e| Stored {
                     write_key: e.write_key,
@@ -118,7 +118,8 @@ impl DataPlane for Env {
                             event: e.event,
                         })
                         .collect()),
-                    Err(t) => Err(t.seen),
+                    Err(mock_dataplane::WaitError::Timeout { seen }) => Err(seen),
+                    Err(e) => return Err(e.into()),
                 })
             }
             DataplaneServer::External { .. } => {

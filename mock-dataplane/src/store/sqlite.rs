@@ -1,172 +1,20 @@
-//! Event storage: an in-memory vector for tests, or SQLite (WAL) for durability.
+//! The durable back end: SQLite in WAL mode under the data dir.
 //!
 //! Acknowledged means durable: a request's events are appended and the call returns only once
-//! they are committed. The SQLite writer runs on its own thread and groups every append that is
+//! they are committed. The writer runs on its own thread and groups every append that is
 //! waiting into one transaction (like the gateway's micro-batching of web requests before its DB
-//! writer), so many concurrent requests share one commit (and one fsync).
+//! writer), so many concurrent requests share one commit (and one fsync). Reads use a second,
+//! read-only connection.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params_from_iter};
-use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
+use super::{Append, EventFilter, Feed, Record, StatsRows, StoreError, new_feed};
 use crate::ingest::NewEvent;
-use crate::json_text::push_json_str;
-
-/// Filters for [`crate::MockDataplane::events`] and `GET /_mock/events`; all set fields must match.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventFilter {
-    pub write_key: Option<String>,
-    pub r#type: Option<String>,
-    pub user_id: Option<String>,
-    pub anonymous_id: Option<String>,
-    pub event: Option<String>,
-    pub message_id: Option<String>,
-    /// Only events with a cursor greater than this.
-    pub since: Option<u64>,
-    /// At most this many events.
-    pub limit: Option<usize>,
-}
-
-/// An accepted event, as the gateway stores it (enriched), plus where it came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoredEvent {
-    /// Position in arrival order; strictly increasing, never reused (also after a reset).
-    pub cursor: u64,
-    /// The id of the HTTP request that carried the event (see the request journal).
-    pub request_id: String,
-    pub source_id: String,
-    pub write_key: String,
-    pub event: serde_json::Value,
-}
-
-/// One stored row, with the event still as JSON text.
-#[derive(Clone, Debug)]
-pub(crate) struct Record {
-    pub cursor: u64,
-    pub request_id: Arc<str>,
-    pub source_id: Arc<str>,
-    pub write_key: Arc<str>,
-    pub ev: NewEvent,
-}
-
-impl Record {
-    pub fn json(&self) -> &str {
-        self.ev.json()
-    }
-
-    pub fn matches(&self, f: &EventFilter) -> bool {
-        fn eq(want: &Option<String>, have: &str) -> bool {
-            want.as_deref().is_none_or(|w| w == have)
-        }
-        f.since.is_none_or(|s| self.cursor > s)
-            && eq(&f.write_key, &self.write_key)
-            && eq(&f.r#type, self.ev.r#type())
-            && eq(&f.user_id, self.ev.user_id())
-            && eq(&f.anonymous_id, self.ev.anonymous_id())
-            && eq(&f.event, self.ev.event())
-            && eq(&f.message_id, self.ev.message_id())
-    }
-
-    pub fn to_stored(&self) -> StoredEvent {
-        StoredEvent {
-            cursor: self.cursor,
-            request_id: self.request_id.to_string(),
-            source_id: self.source_id.to_string(),
-            write_key: self.write_key.to_string(),
-            // Nesting beyond serde_json's recursion limit (which the gateway accepts) cannot
-            // become a Value: hand back the stored text as a JSON string instead of losing it.
-            event: serde_json::from_str(self.json())
-                .unwrap_or_else(|_| serde_json::Value::String(self.json().to_owned())),
-        }
-    }
-
-    /// `{"cursor":..,"request_id":..,"source_id":..,"event":{..}}` written directly from the
-    /// stored text (the write key is left out of HTTP answers: it is a secret).
-    pub fn write_json(&self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = write!(out, r#"{{"cursor":{},"request_id":"#, self.cursor);
-        push_json_str(out, &self.request_id);
-        out.push_str(r#","source_id":"#);
-        push_json_str(out, &self.source_id);
-        out.push_str(r#","event":"#);
-        out.push_str(self.json());
-        out.push('}');
-    }
-}
-
-/// The events of one accepted request.
-pub(crate) struct Append {
-    pub request_id: Arc<str>,
-    pub source_id: Arc<str>,
-    pub write_key: Arc<str>,
-    pub events: Vec<NewEvent>,
-}
-
-/// Storage failures; the gateway answers them with 500 and the raw error text.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("cannot create data dir {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the storage writer has stopped")]
-    WriterGone,
-    #[error("cannot start the storage's {name} thread: {source}")]
-    Thread {
-        name: &'static str,
-        source: std::io::Error,
-    },
-}
-
-/// Counts for `/_mock/stats`.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Stats {
-    pub total: u64,
-    /// source id -> type -> count
-    pub by_source: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
-    /// type -> count
-    pub by_type: std::collections::BTreeMap<String, u64>,
-    /// messageIds stored more than once (e.g. a retried batch), with how often.
-    pub duplicate_message_ids: Vec<Duplicate>,
-    /// Events beyond the first copy of each duplicated messageId.
-    pub duplicate_events: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Duplicate {
-    #[serde(rename = "messageId")]
-    pub message_id: String,
-    pub count: u64,
-}
-
-/// Notification after each commit: the last cursor. Waiters and SSE subscribers wake on it
-/// and read what is new from the store, so no event is copied per subscriber.
-pub(crate) struct Feed {
-    pub last: watch::Sender<u64>,
-}
-
-impl Feed {
-    fn publish(&self, last: u64) {
-        self.last.send_replace(last);
-    }
-}
-
-pub(crate) enum Store {
-    Memory(Mutex<MemoryStore>),
-    Sqlite(SqliteStore),
-}
-
-pub(crate) struct MemoryStore {
-    records: Vec<Arc<Record>>,
-    next_cursor: u64,
-}
 
 pub(crate) struct SqliteStore {
     writer: std_mpsc::Sender<WriterCmd>,
@@ -198,20 +46,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
-impl Store {
-    pub fn memory() -> (Store, Arc<Feed>) {
-        let feed = new_feed(0);
-        (
-            Store::Memory(Mutex::new(MemoryStore {
-                records: Vec::new(),
-                next_cursor: 1,
-            })),
-            feed,
-        )
-    }
-
+impl SqliteStore {
     /// Opens (or creates) `dir/events.sqlite3` in WAL mode.
-    pub fn sqlite(dir: &Path, fsync: bool) -> Result<(Store, Arc<Feed>), StoreError> {
+    pub fn open(dir: &Path, fsync: bool) -> Result<(SqliteStore, Arc<Feed>), StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
             path: dir.to_owned(),
             source,
@@ -264,235 +101,102 @@ impl Store {
                 source,
             })?;
         Ok((
-            Store::Sqlite(SqliteStore {
+            SqliteStore {
                 writer: tx,
                 reader: Arc::new(Mutex::new(reader)),
-            }),
+            },
             feed,
         ))
     }
 
-    /// Stores the events of one request; returns once they are committed.
-    pub async fn append(&self, feed: &Feed, append: Append) -> Result<(u64, u64), StoreError> {
-        match self {
-            Store::Memory(m) => {
-                let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
-                let first = m.next_cursor;
-                for ev in append.events {
-                    let cursor = m.next_cursor;
-                    m.next_cursor += 1;
-                    m.records.push(Arc::new(record_of(
-                        &append.request_id,
-                        &append.source_id,
-                        &append.write_key,
-                        cursor,
-                        ev,
-                    )));
-                }
-                let last = m.next_cursor - 1;
-                feed.publish(last);
-                Ok((first, last))
+    pub async fn append(&self, append: Append) -> Result<(u64, u64), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(WriterCmd::Append(append, tx))
+            .map_err(|_| StoreError::WriterGone)?;
+        match rx.await {
+            Ok(Ok((range, events))) => {
+                drop(events);
+                Ok(range)
             }
-            Store::Sqlite(s) => {
-                let (tx, rx) = oneshot::channel();
-                s.writer
-                    .send(WriterCmd::Append(append, tx))
-                    .map_err(|_| StoreError::WriterGone)?;
-                match rx.await {
-                    Ok(Ok((range, events))) => {
-                        drop(events);
-                        Ok(range)
-                    }
-                    Ok(Err(e)) => Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(e))),
-                    Err(_) => Err(StoreError::WriterGone),
-                }
-            }
+            Ok(Err(e)) => Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(e))),
+            Err(_) => Err(StoreError::WriterGone),
         }
     }
 
-    /// Matching records in arrival order.
+    /// Runs `read` with the reader connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+            read(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?
+    }
+
     pub async fn query(&self, filter: &EventFilter) -> Result<Vec<Arc<Record>>, StoreError> {
-        match self {
-            Store::Memory(m) => {
-                let m = m.lock().unwrap_or_else(|e| e.into_inner());
-                let since = filter.since.unwrap_or(0);
-                // Cursors are increasing: skip straight to the first one after `since`.
-                let start = m.records.partition_point(|r| r.cursor <= since);
-                let limit = filter.limit.unwrap_or(usize::MAX);
-                Ok(m.records[start..]
-                    .iter()
-                    .filter(|r| r.matches(filter))
-                    .take(limit)
-                    .cloned()
-                    .collect())
-            }
-            Store::Sqlite(s) => {
-                let reader = s.reader.clone();
-                let filter = filter.clone();
-                tokio::task::spawn_blocking(move || {
-                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
-                    sql_query(&conn, &filter)
-                })
-                .await
-                .map_err(|_| StoreError::WriterGone)?
-            }
-        }
+        let filter = filter.clone();
+        self.read(move |conn| sql_query(conn, &filter)).await
     }
 
-    /// Checks that the store answers (`/health`): a trivial read, whatever it holds.
+    pub fn query_blocking(&self, filter: &EventFilter) -> Result<Vec<Arc<Record>>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        sql_query(&conn, filter)
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(_) => Ok(()),
-            Store::Sqlite(s) => {
-                let reader = s.reader.clone();
-                tokio::task::spawn_blocking(move || {
-                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
-                    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
-                    Ok(())
-                })
-                .await
-                .map_err(|_| StoreError::WriterGone)?
-            }
-        }
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
     }
 
-    /// How many records match (ignores `limit`).
     pub async fn count(&self, filter: &EventFilter) -> Result<usize, StoreError> {
-        match self {
-            Store::Memory(m) => {
-                let m = m.lock().unwrap_or_else(|e| e.into_inner());
-                let since = filter.since.unwrap_or(0);
-                let start = m.records.partition_point(|r| r.cursor <= since);
-                Ok(m.records[start..]
-                    .iter()
-                    .filter(|r| r.matches(filter))
-                    .count())
-            }
-            Store::Sqlite(s) => {
-                let reader = s.reader.clone();
-                let filter = filter.clone();
-                tokio::task::spawn_blocking(move || {
-                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
-                    let (where_sql, args) = where_clause(&filter);
-                    let n: i64 = conn.query_row(
-                        &format!("SELECT COUNT(*) FROM events{where_sql}"),
-                        params_from_iter(args.iter()),
-                        |r| r.get(0),
-                    )?;
-                    Ok(n as usize)
-                })
-                .await
-                .map_err(|_| StoreError::WriterGone)?
-            }
-        }
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let (where_sql, args) = where_clause(&filter);
+            let n: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM events{where_sql}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            Ok(n as usize)
+        })
+        .await
     }
 
-    /// Deletes every stored event (cursors keep increasing).
     pub async fn reset(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(m) => {
-                m.lock().unwrap_or_else(|e| e.into_inner()).records.clear();
-                Ok(())
-            }
-            Store::Sqlite(s) => {
-                let (tx, rx) = oneshot::channel();
-                s.writer
-                    .send(WriterCmd::Reset(tx))
-                    .map_err(|_| StoreError::WriterGone)?;
-                rx.await
-                    .map_err(|_| StoreError::WriterGone)?
-                    .map_err(|e| StoreError::Sqlite(rusqlite::Error::InvalidParameterName(e)))
-            }
-        }
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(WriterCmd::Reset(tx))
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await
+            .map_err(|_| StoreError::WriterGone)?
+            .map_err(|e| StoreError::Sqlite(rusqlite::Error::InvalidParameterName(e)))
     }
 
-    pub async fn stats(&self) -> Result<Stats, StoreError> {
-        let mut stats = Stats::default();
-        let rows: Vec<(String, String, u64)>;
-        let dups: Vec<(String, u64)>;
-        match self {
-            Store::Memory(m) => {
-                let m = m.lock().unwrap_or_else(|e| e.into_inner());
-                let mut groups = std::collections::BTreeMap::<(String, String), u64>::new();
-                let mut ids = std::collections::HashMap::<&str, u64>::new();
-                for r in &m.records {
-                    *groups
-                        .entry((r.source_id.to_string(), r.ev.r#type().to_owned()))
-                        .or_default() += 1;
-                    *ids.entry(r.ev.message_id()).or_default() += 1;
-                }
-                rows = groups.into_iter().map(|((s, t), n)| (s, t, n)).collect();
-                let mut d: Vec<(String, u64)> = ids
-                    .into_iter()
-                    .filter(|(_, n)| *n > 1)
-                    .map(|(k, n)| (k.to_owned(), n))
-                    .collect();
-                d.sort();
-                dups = d;
-            }
-            Store::Sqlite(s) => {
-                let reader = s.reader.clone();
-                let res = tokio::task::spawn_blocking(move || -> Result<_, rusqlite::Error> {
-                    let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
-                    let mut st = conn.prepare(
-                        "SELECT source_id, type, COUNT(*) FROM events GROUP BY source_id, type",
-                    )?;
-                    let rows = st
-                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let mut st = conn.prepare(
-                        "SELECT message_id, COUNT(*) FROM events GROUP BY message_id HAVING COUNT(*) > 1 ORDER BY message_id",
-                    )?;
-                    let dups = st
-                        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok((rows, dups))
-                })
-                .await
-                .map_err(|_| StoreError::WriterGone)??;
-                rows = res.0;
-                dups = res.1;
-            }
-        }
-        for (source, ty, n) in rows {
-            stats.total += n;
-            *stats.by_type.entry(ty.clone()).or_default() += n;
-            *stats
-                .by_source
-                .entry(source)
-                .or_default()
-                .entry(ty)
-                .or_default() += n;
-        }
-        for (message_id, count) in dups {
-            stats.duplicate_events += count - 1;
-            stats
-                .duplicate_message_ids
-                .push(Duplicate { message_id, count });
-        }
-        Ok(stats)
-    }
-}
-
-fn new_feed(last: u64) -> Arc<Feed> {
-    Arc::new(Feed {
-        last: watch::Sender::new(last),
-    })
-}
-
-fn record_of(
-    request_id: &Arc<str>,
-    source_id: &Arc<str>,
-    write_key: &Arc<str>,
-    cursor: u64,
-    ev: NewEvent,
-) -> Record {
-    Record {
-        cursor,
-        request_id: request_id.clone(),
-        source_id: source_id.clone(),
-        write_key: write_key.clone(),
-        ev,
+    pub async fn stats_rows(&self) -> Result<StatsRows, StoreError> {
+        self.read(|conn| {
+            let mut st = conn.prepare(
+                "SELECT source_id, type, COUNT(*) FROM events GROUP BY source_id, type",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut st = conn.prepare(
+                "SELECT message_id, COUNT(*) FROM events GROUP BY message_id HAVING COUNT(*) > 1 ORDER BY message_id",
+            )?;
+            let dups = st
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((rows, dups))
+        })
+        .await
     }
 }
 
