@@ -201,8 +201,8 @@ pub trait Action: Send + Sync + 'static {
 }
 
 /// The actions a hub serves, in list order. The RudderStack actions' registry,
-/// `Registry::rudderstack()`, is made beside them in [`crate::rudder`], and the write-back
-/// actions join with [`crate::writeback::register`]: this module knows no action.
+/// `Registry::rudderstack()`, is made beside them in the `rudder` module, and the write-back
+/// actions join with `writeback::register`: this module knows no action.
 #[derive(Clone, Default)]
 pub struct Registry {
     actions: Vec<Arc<dyn Action>>,

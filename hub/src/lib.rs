@@ -47,7 +47,7 @@
 //!
 //! This file is the crate's table of contents: it declares the modules and re-exports the
 //! public names, and defines nothing, so that no module loops back to it
-//! (`scripts/module-graph.py hub` lists the modules' references and any loop).
+//! (`python3 scripts/module-cycles.py hub/src` lists the modules' references and any loop).
 
 pub mod actions;
 pub mod auth;
