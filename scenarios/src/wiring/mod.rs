@@ -91,7 +91,8 @@ enum DataplaneServer {
     External {
         url: String,
         keys: Vec<String>,
-        client: reqwest::Client,
+        /// The typed client of the mock's `/_mock/` API (mock-dataplane's own).
+        client: mock_dataplane::Client,
     },
 }
 
@@ -120,11 +121,15 @@ impl Launcher for Wiring {
             .clone()
             .or_else(|| self.config.dataplane_url.clone());
         let dataplane = match external_dp {
-            Some(url) => DataplaneServer::External {
-                url: url.trim_end_matches('/').to_string(),
-                keys: keys.iter().map(|k| k.key().to_string()).collect(),
-                client: reqwest::Client::new(),
-            },
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_string();
+                DataplaneServer::External {
+                    client: mock_dataplane::Client::new(url.clone())
+                        .context("a client for the external data plane's /_mock API")?,
+                    url,
+                    keys: keys.iter().map(|k| k.key().to_string()).collect(),
+                }
+            }
             None => {
                 let mut b = mock_dataplane::MockDataplane::builder().in_memory();
                 for k in &keys {
