@@ -88,10 +88,7 @@ impl BodyBudget {
 
 /// Express's answer to a body that is not JSON or was cut.
 pub(crate) fn express_html(status: StatusCode, text: &str) -> Response {
-    let esc = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let esc = html_escape::encode_text(text);
     let body = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n<body>\n<pre>{esc}</pre>\n</body>\n</html>\n"
     );

@@ -132,11 +132,7 @@ fn looker_version(headers: &HeaderMap) -> Option<Version> {
 }
 
 async fn index(State(s): State<AppState>) -> Html<String> {
-    let esc = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = |t: &str| html_escape::encode_text(t).into_owned();
     let items: String = s
         .registry
         .all()
