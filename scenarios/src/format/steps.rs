@@ -90,9 +90,14 @@ pub struct ListStep {
     /// Looker version; `none` for no Looker User-Agent.
     #[serde(default)]
     pub looker_version: Option<String>,
-    /// Expected action names, in order.
+    /// Actions the list must include. A hub that lists more (a write-back action, its own
+    /// extras) is not wrong, so this is not the exact list: what must be absent goes in
+    /// `excludes`.
     #[serde(default)]
     pub names: Option<Vec<String>>,
+    /// Actions the list must not include (version gating: track and group need Looker 5.5).
+    #[serde(default)]
+    pub excludes: Vec<String>,
     /// Expected `supported_formats` per action.
     #[serde(default)]
     pub formats: BTreeMap<String, Vec<String>>,

@@ -433,3 +433,31 @@ async fn writeback_scenarios_are_skipped_against_an_external_hub_and_error_witho
         st => panic!("{st:?}"),
     }
 }
+
+/// #11: an action list check means "includes these" (a hub with more actions is not wrong),
+/// and `excludes` names what must be absent; the messages name actions, not Debug text.
+#[tokio::test]
+async fn action_lists_must_include_the_names_and_lack_the_excluded() {
+    // The fake lists only `rudder_event`.
+    let h = fake(vec![], true);
+    let passes =
+        scenario("steps:\n  - list_actions: {names: [rudder_event], excludes: [rudder_track]}\n");
+    let (failures, _) = run_steps(&h, &passes).await.unwrap();
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    let lacks = scenario("steps:\n  - list_actions: {names: [rudder_event, rudder_group]}\n");
+    let (failures, _) = run_steps(&h, &lacks).await.unwrap();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(
+        failures[0].message,
+        "the list lacks `rudder_group`; it lists `rudder_event`"
+    );
+
+    let forbidden = scenario("steps:\n  - list_actions: {excludes: [rudder_event]}\n");
+    let (failures, _) = run_steps(&h, &forbidden).await.unwrap();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(
+        failures[0].message,
+        "the list includes `rudder_event`, which must not be offered here"
+    );
+}

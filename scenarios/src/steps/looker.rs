@@ -149,13 +149,32 @@ pub(crate) async fn list_actions<H: Harness>(
                 .to_string()
         })
         .collect();
-    if let Some(want) = &list.names
-        && want != &names
-    {
+    let missing: Vec<&String> = list
+        .names
+        .iter()
+        .flatten()
+        .filter(|n| !names.contains(n))
+        .collect();
+    if !missing.is_empty() {
         failures.push(Failure {
             at: at.to_string(),
-            message: format!("listed actions {names:?}, expected {want:?}"),
-            diff: Some(matcher::diff(&json!(want), &json!(names))),
+            message: format!(
+                "the list lacks {}; it lists {}",
+                quoted(&missing),
+                quoted(&names.iter().collect::<Vec<_>>())
+            ),
+            diff: None,
+        });
+    }
+    let forbidden: Vec<&String> = list.excludes.iter().filter(|n| names.contains(n)).collect();
+    if !forbidden.is_empty() {
+        failures.push(Failure {
+            at: at.to_string(),
+            message: format!(
+                "the list includes {}, which must not be offered here",
+                quoted(&forbidden)
+            ),
+            diff: None,
         });
     }
     for (name, formats) in &list.formats {
@@ -184,4 +203,16 @@ pub(crate) async fn list_actions<H: Harness>(
         compare(at, &format!("action `{name}`"), &want, got, failures);
     }
     Ok(())
+}
+
+/// `a`, `b` and `c` as a reader expects them in a message (no Rust Debug text).
+fn quoted(names: &[&String]) -> String {
+    if names.is_empty() {
+        return "nothing".into();
+    }
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
