@@ -213,6 +213,11 @@ impl Env {
                 },
             )
             .await?;
+        if let Some(cause) = harness_cause(&hub) {
+            // Our side or the setup failed, not the hub's contract: end the scenario now with
+            // the real cause instead of running its steps against a hub that listed nothing.
+            anyhow::bail!("{cause}");
+        }
         hubs.insert(key, hub.id.clone());
         Ok(hub.id)
     }
@@ -325,5 +330,24 @@ fn breach(b: &mock_looker::Breach) -> Breach {
         rule: s("rule"),
         json_path: s("json_path"),
         detail: s("detail"),
+    }
+}
+
+/// Why a hub's action list failed, when that is a setup mistake rather than a hub bug: the hub
+/// refused our token (401/403), or nothing answered at its URL.
+fn harness_cause(hub: &mock_looker::Hub) -> Option<String> {
+    let error = hub.fetch_error.as_deref()?;
+    if error.contains("HTTP 401") || error.contains("HTTP 403") {
+        Some(format!(
+            "the hub at {} refused the action list ({error}): check --hub-token",
+            hub.url
+        ))
+    } else if error.contains("connect") {
+        Some(format!(
+            "the hub at {} cannot be reached ({error}): check --hub-url and that the hub is running",
+            hub.url
+        ))
+    } else {
+        None
     }
 }

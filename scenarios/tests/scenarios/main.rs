@@ -141,3 +141,57 @@ async fn scenarios_pass_against_an_external_mock_dataplane() {
     assert!(batches >= 9, "{batches} batches in {journal:?}");
     assert!(journal.iter().all(|e| e.status == 200), "{journal:?}");
 }
+
+/// #11: a wrong token or an unreachable hub is our setup's mistake, not the hub's: each
+/// scenario ends at once as a harness error naming the cause and the flag to check (exit 2),
+/// instead of waiting for events and blaming the hub.
+#[test]
+fn a_wrong_hub_token_or_an_unreachable_hub_is_a_harness_error_naming_the_flag() {
+    let dir = scenario_dir(&[]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hub = rt
+        .block_on(hub::Hub::builder().start())
+        .expect("reference hub");
+    let started = std::time::Instant::now();
+    let o = run(
+        &[
+            "run",
+            "--filter",
+            "identify/01",
+            "--hub-url",
+            &hub.url(),
+            "--hub-token",
+            "wrong",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("1 harness errors"), "{out}");
+    assert!(out.contains("refused the action list"), "{out}");
+    assert!(out.contains("check --hub-token"), "{out}");
+    // Nothing listens on port 9.
+    let o = run(
+        &[
+            "run",
+            "--filter",
+            "identify/01",
+            "--hub-url",
+            "http://127.0.0.1:9",
+            "--hub-token",
+            "T",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("cannot be reached"), "{}", text(&o));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "a harness mistake must not wait for events"
+    );
+    drop(hub);
+}
