@@ -26,39 +26,18 @@ pub(crate) async fn serve(
 ) -> anyhow::Result<()> {
     let limits = state.config.limits;
     let router = crate::routes::router(state);
-    let gate = serving::ConnectionGate::new(limits.max_connections, "mock-dataplane");
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::pin!(shutdown);
-    loop {
-        // At the connection limit, wait here: further clients queue in the listen backlog.
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            p = gate.admit() => p,
-        };
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let router = router.clone();
-                    let stop = stop_rx.clone();
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        if let Err(e) = serve_connection(stream, peer, router, limits, stop).await {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+    let drain = Some(Duration::from_secs(5));
+    serving::accept_loop(listener, limits, "mock-dataplane", shutdown, drain, {
+        move |stream, peer, stop| {
+            let router = router.clone();
+            async move {
+                if let Err(e) = serve_connection(stream, peer, router, limits, stop).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             }
         }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    drop(stop_rx);
-    let _ = tokio::time::timeout(Duration::from_secs(5), stop_tx.closed()).await;
+    })
+    .await;
     Ok(())
 }
 

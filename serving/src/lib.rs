@@ -20,5 +20,5 @@ mod signal;
 
 pub use args::LimitArgs;
 pub use background::{Background, Binding, Stop, StopError};
-pub use limits::{ConnectionGate, IdleWatch, Limits, Watched, serve};
+pub use limits::{ConnectionGate, IdleWatch, Limits, Watched, accept_loop, serve};
 pub use signal::shutdown_signal;

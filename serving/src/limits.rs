@@ -269,11 +269,39 @@ pub async fn serve(
     server: &'static str,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    accept_loop(
+        listener,
+        limits,
+        server,
+        shutdown,
+        None,
+        move |stream, peer, stop| serve_connection(stream, peer, router.clone(), limits, stop),
+    )
+    .await;
+    Ok(())
+}
+
+/// The accept loop under [`serve`], for a server that handles its connections itself
+/// (mock-dataplane, whose connection faults need the raw socket): at most
+/// `limits.max_connections` connections at once (a [`ConnectionGate`]), accept errors backed
+/// off instead of spun on, and on `shutdown` the listener closed and every connection's `stop`
+/// receiver told, then their end awaited (for at most `drain`, when given).
+pub async fn accept_loop<Fut>(
+    listener: TcpListener,
+    limits: Limits,
+    server: &'static str,
+    shutdown: impl Future<Output = ()>,
+    drain: Option<Duration>,
+    serve_one: impl Fn(tokio::net::TcpStream, std::net::SocketAddr, watch::Receiver<bool>) -> Fut,
+) where
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let gate = ConnectionGate::new(limits.max_connections, server);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(5);
     loop {
+        // At the limit, wait here: further clients queue in the listen backlog.
         let permit = tokio::select! {
             _ = &mut shutdown => break,
             p = gate.admit() => p,
@@ -292,18 +320,21 @@ pub async fn serve(
             }
         };
         backoff = Duration::from_millis(5);
-        let router = router.clone();
-        let stop = stop_rx.clone();
+        let connection = serve_one(stream, peer, stop_rx.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            serve_connection(stream, peer, router, limits, stop).await;
+            connection.await;
         });
     }
     drop(listener);
     let _ = stop_tx.send(true);
     drop(stop_rx);
-    stop_tx.closed().await;
-    Ok(())
+    match drain {
+        Some(limit) => {
+            let _ = tokio::time::timeout(limit, stop_tx.closed()).await;
+        }
+        None => stop_tx.closed().await,
+    }
 }
 
 async fn serve_connection(
