@@ -130,7 +130,7 @@ async fn one(rows: u64) -> anyhow::Result<()> {
         .spawn()?;
     let pid = child.id();
     let hub_url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = serving::http_client().build().expect("an HTTP client");
     for _ in 0..200 {
         if client.get(format!("{hub_url}/status")).send().await.is_ok() {
             break;

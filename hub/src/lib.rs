@@ -15,7 +15,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> anyhow::Result<()> {
 //! let hub = hub::Hub::builder().start().await?;
-//! let list: serde_json::Value = reqwest::Client::new()
+//! let list: serde_json::Value = serving::http_client().build()?
 //!     .post(hub.url())
 //!     .header("Authorization", format!("Token token=\"{}\"", hub.token()))
 //!     .send()
@@ -75,5 +75,5 @@ pub use context::Context;
 pub use identity::{LIBRARY_NAME, LIBRARY_VERSION, user_agent};
 pub use mapping::MappingMode;
 pub use send::SendConfig;
-pub use start::{Hub, HubBuilder};
+pub use start::{Hub, HubBuilder, StartError};
 pub use version::Version;

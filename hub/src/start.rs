@@ -5,6 +5,7 @@
 //! server state, then serves until shutdown.
 
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,33 @@ use crate::context::Context;
 use crate::identity::user_agent;
 use crate::look_stream::input::download_redirects;
 use crate::server::{self, ServerState};
+
+/// Why a hub did not start, or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Neither a secret nor a token: Looker could not be told a valid token.
+    #[error("no secret and no token: set --secret (ACTION_HUB_SECRET) or --token")]
+    NoSecret,
+    /// `actions` names an action the registry does not have.
+    #[error("{0}")]
+    UnknownAction(String),
+    /// A body at the push limit could never be read.
+    #[error(
+        "the body budget ({budget} bytes) is below the push limit ({push_limit} bytes): a body at the limit could never be read"
+    )]
+    BudgetBelowPushLimit {
+        /// `--body-budget`.
+        budget: usize,
+        /// `--push-limit`.
+        push_limit: usize,
+    },
+    /// The outgoing HTTP clients could not be built (TLS setup).
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[from] reqwest::Error),
+    /// Binding the listener or serving on it failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
 
 /// Configures a hub before it serves: the configuration (default [`HubConfig::default`]) and
 /// the actions (default [`Registry::rudderstack`]).
@@ -50,16 +78,18 @@ impl HubBuilder {
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), StartError> {
         let Self { config, registry } = self;
         let mut registry = registry.unwrap_or_else(Registry::rudderstack);
         if config.secret.as_deref().is_none_or(str::is_empty)
             && config.token.as_deref().is_none_or(str::is_empty)
         {
-            anyhow::bail!("no secret and no token: set --secret (ACTION_HUB_SECRET) or --token");
+            return Err(StartError::NoSecret);
         }
         if let Some(names) = &config.actions {
-            registry.restrict(names).map_err(anyhow::Error::msg)?;
+            registry
+                .restrict(names)
+                .map_err(StartError::UnknownAction)?;
         }
         let addr = listener.local_addr()?;
         let base_url = config
@@ -69,18 +99,17 @@ impl HubBuilder {
             .trim_end_matches('/')
             .to_owned();
         if config.body_budget < config.push_limit {
-            anyhow::bail!(
-                "the body budget ({} bytes) is below the push limit ({} bytes): a body at the limit could never be read",
-                config.body_budget,
-                config.push_limit
-            );
+            return Err(StartError::BudgetBelowPushLimit {
+                budget: config.body_budget,
+                push_limit: config.push_limit,
+            });
         }
-        let download = reqwest::Client::builder()
+        let download = serving::http_client()
             .user_agent(user_agent())
             .pool_idle_timeout(Duration::from_secs(60))
             .redirect(download_redirects())
             .build()?;
-        let dataplane = reqwest::Client::builder()
+        let dataplane = serving::http_client()
             .user_agent(user_agent())
             .pool_idle_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
@@ -111,7 +140,7 @@ impl HubBuilder {
     /// Binds `127.0.0.1:0` and serves in the background of the current tokio runtime. Without
     /// a secret or token in the configuration, a random secret is generated;
     /// [`Hub::token`] is valid either way.
-    pub async fn start(mut self) -> anyhow::Result<Hub> {
+    pub async fn start(mut self) -> Result<Hub, StartError> {
         let config = &mut self.config;
         if config.secret.is_none() && config.token.is_none() {
             config.secret = Some(uuid::Uuid::new_v4().simple().to_string());
@@ -160,7 +189,7 @@ impl Hub {
 
     /// Stops the hub and waits for it (in-flight executes finish first); its error if it
     /// stopped with one.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        Ok(self.server.shutdown().await?)
+    pub async fn shutdown(self) -> Result<(), serving::StopError> {
+        self.server.shutdown().await
     }
 }

@@ -166,7 +166,7 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..args.connections {
-            let client = reqwest::Client::builder()
+            let client = serving::http_client()
                 .no_proxy()
                 .pool_max_idle_per_host(1)
                 .build()?;

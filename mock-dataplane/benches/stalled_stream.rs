@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..4 {
-            let client = reqwest::Client::builder().no_proxy().build()?;
+            let client = serving::http_client().no_proxy().build()?;
             let url = format!("{base}/v1/batch");
             let next = next.clone();
             tasks.push(tokio::spawn(async move {
@@ -145,7 +145,7 @@ fn main() -> anyhow::Result<()> {
                 .await?;
             subs.push(stream);
         }
-        let client = reqwest::Client::builder().no_proxy().build()?;
+        let client = serving::http_client().no_proxy().build()?;
         let until = Instant::now() + args.hold;
         let mut worst_health = Duration::ZERO;
         let mut peak_rss: f64 = 0.0;

@@ -59,7 +59,7 @@ impl Client {
     /// A client with its own connection pool that ignores proxy settings (the data plane is
     /// usually on loopback).
     pub fn new(base_url: impl Into<String>) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
+        let http = serving::http_client()
             .no_proxy()
             .build()
             .map_err(|source| ClientError::Http {

@@ -23,7 +23,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+) {
     let limits = state.config.limits;
     let router = crate::routes::router(state);
     let drain = Some(Duration::from_secs(5));
@@ -38,7 +38,6 @@ pub(crate) async fn serve(
         }
     })
     .await;
-    Ok(())
 }
 
 async fn serve_connection(

@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, Source, Storage, generate_id};
 use crate::expect::{EventMatcher, Expectation, Expectations, VerifyError};
 use crate::faults::{FaultError, FaultRule};
 use crate::journal::JournalEntry;
+use crate::start_error::StartError;
 use crate::state::AppState;
 use crate::store::{EventFilter, Stats, StoreError, StoredEvent};
 
@@ -126,7 +127,7 @@ impl MockDataplaneBuilder {
     }
 
     /// Starts the server on 127.0.0.1, port 0. With no key or source, one key is generated.
-    pub async fn start(mut self) -> anyhow::Result<MockDataplane> {
+    pub async fn start(mut self) -> Result<MockDataplane, StartError> {
         if let Some(e) = self.error {
             return Err(e.into());
         }
@@ -140,8 +141,9 @@ impl MockDataplaneBuilder {
         let binding = serving::Binding::loopback().await?;
         let state = AppState::new(self.config)?;
         let serve_state = state.clone();
-        let server = binding.spawn("mock-dataplane", move |listener, stop| {
-            crate::conn::serve(listener, serve_state, stop)
+        let server = binding.spawn("mock-dataplane", move |listener, stop| async move {
+            crate::conn::serve(listener, serve_state, stop).await;
+            Ok::<(), std::convert::Infallible>(())
         });
         Ok(MockDataplane {
             state,
@@ -157,7 +159,7 @@ impl MockDataplane {
     }
 
     /// In memory, one generated write key.
-    pub async fn start() -> anyhow::Result<MockDataplane> {
+    pub async fn start() -> Result<MockDataplane, StartError> {
         Self::builder().start().await
     }
 

@@ -16,7 +16,7 @@
 //! let dp = MockDataplane::start().await?;
 //! dp.expect(EventMatcher::track("Signed Up").user("u1")).times(1);
 //!
-//! let http = reqwest::Client::builder().no_proxy().build()?;
+//! let http = serving::http_client().no_proxy().build()?;
 //! let status = http
 //!     .post(dp.batch_url())
 //!     .basic_auth(dp.write_key(), Some(""))
@@ -51,6 +51,7 @@ mod redact;
 mod response;
 mod routes;
 mod splice;
+mod start_error;
 mod state;
 mod store;
 mod stream;
@@ -71,6 +72,7 @@ pub use faults::{ConnectionFault, Delay, Dribble, FaultAction, FaultError, Fault
 pub use handle::{MockDataplane, MockDataplaneBuilder, WaitError};
 pub use journal::{JOURNAL_CAPACITY, JournalEntry};
 pub use redact::mask;
+pub use start_error::StartError;
 pub use store::{Duplicate, EventFilter, Stats, StoreError, StoredEvent};
 
 /// Runs a data plane on `listener` until `shutdown` resolves (the binary's entry point).
@@ -78,9 +80,10 @@ pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> Result<(), StartError> {
     let state = state::AppState::new(config)?;
-    conn::serve(listener, state, shutdown).await
+    conn::serve(listener, state, shutdown).await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::config::{Config, SourceEntry, Storage};
 use crate::faults::{ConnectionFault, Faults};
 use crate::journal::Journal;
 use crate::redact::Redactor;
+use crate::start_error::StartError;
 use crate::store::{Feed, Store};
 
 /// Shared state of one server.
@@ -32,7 +33,7 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> anyhow::Result<Arc<AppState>> {
+    pub fn new(config: Config) -> Result<Arc<AppState>, StartError> {
         let (store, feed) = match &config.storage {
             Storage::InMemory => Store::memory(),
             Storage::Sqlite(dir) => Store::sqlite(dir, config.fsync)?,

@@ -64,7 +64,7 @@ async fn hub(State(sink): State<Sink>, req: Request) -> Json<Value> {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let resp = reqwest::Client::builder()
+        let resp = serving::http_client()
             .no_proxy()
             .build()
             .unwrap()

@@ -46,7 +46,7 @@ pub async fn login(
     user: &str,
     provider_authorize: &str,
 ) -> Result<LoginOutcome, BrowserError> {
-    let client = reqwest::Client::builder()
+    let client = serving::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| BrowserError::Request {

@@ -76,7 +76,10 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let core = Core::new(config, format!("http://{}", listener.local_addr()?))?;
-    http::serve(listener, core, http::oauth::OAuthProvider::new(), shutdown).await
+) -> Result<(), StartError> {
+    let addr = listener.local_addr().map_err(StartError::Bind)?;
+    let core = Core::new(config, format!("http://{addr}"))?;
+    http::serve(listener, core, http::oauth::OAuthProvider::new(), shutdown)
+        .await
+        .map_err(StartError::Serve)
 }

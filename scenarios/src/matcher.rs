@@ -23,28 +23,20 @@
 //! expected against received as a unified diff in which values that satisfied a matcher are
 //! shown as the matcher (`<uuid>`), so only real differences stand out.
 
-use std::sync::LazyLock;
-
 use regex::Regex;
 use serde_json::{Map, Value};
 
-static UUID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-        .expect("valid regex")
-});
-static ISO8601: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-        .expect("valid regex")
-});
-
-/// Is this a UUID string?
+/// Is this a UUID string, in the hyphenated form with the RFC 4122 variant, as the SDKs and
+/// hubs write messageIds?
 pub fn is_uuid(s: &str) -> bool {
-    UUID.is_match(s)
+    s.len() == 36
+        && uuid::Uuid::try_parse(s).is_ok_and(|u| u.get_variant() == uuid::Variant::RFC4122)
 }
 
-/// Is this an ISO-8601 date-time with a zone?
+/// Is this an ISO-8601 date-time with a zone (RFC 3339, with the `T` separator), such as the
+/// timestamps of an event?
 pub fn is_iso8601(s: &str) -> bool {
-    ISO8601.is_match(s)
+    s.as_bytes().get(10) == Some(&b'T') && chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 
 /// A parsed matcher.

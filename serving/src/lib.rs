@@ -12,13 +12,16 @@
 //! - [`ConnectionGate`] and [`IdleWatch`]: the two pieces of [`serve`] on their own, for a
 //!   server that runs its own accept loop (mock-dataplane, whose connection faults need the raw
 //!   socket).
+//! - [`http_client`]: the one way to build an outgoing `reqwest` client (TLS through ring).
 
 mod args;
 mod background;
+mod client;
 mod limits;
 mod signal;
 
 pub use args::LimitArgs;
 pub use background::{Background, Binding, Stop, StopError};
+pub use client::http_client;
 pub use limits::{ConnectionGate, IdleWatch, Limits, Watched, accept_loop, serve};
 pub use signal::shutdown_signal;

@@ -232,5 +232,6 @@ async fn main() -> anyhow::Result<()> {
         .config(config)
         .registry(registry)
         .run(listener, shutdown)
-        .await
+        .await?;
+    Ok(())
 }

@@ -35,22 +35,19 @@ impl Clock {
     }
 }
 
-/// A cheap per-execute generator of random v4 uuids for messageIds (uniqueness, not secrecy).
-struct Ids(u64);
+/// A cheap per-execute generator of random v4 uuids for messageIds (uniqueness, not secrecy):
+/// `uuid::Uuid::new_v4` asks the OS for every id, which showed in the per-row profile.
+struct Ids(rand::rngs::SmallRng);
 
 impl Ids {
-    fn next_u64(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    fn new() -> Self {
+        use rand::SeedableRng;
+        Self(rand::rngs::SmallRng::from_rng(&mut rand::rng()))
     }
     fn uuid(&mut self) -> uuid::Uuid {
+        use rand::Rng;
         let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
-        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        self.0.fill_bytes(&mut b);
         uuid::Builder::from_random_bytes(b).into_uuid()
     }
 }
@@ -129,7 +126,7 @@ impl Pipeline<'_> {
             ms: 0,
             text: String::new(),
         };
-        let mut ids = Ids(uuid::Uuid::new_v4().as_u64_pair().0);
+        let mut ids = Ids::new();
         let deterministic = self
             .ctx
             .config

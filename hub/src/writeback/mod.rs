@@ -71,7 +71,7 @@ pub fn actions(config: WritebackConfig) -> Result<Vec<Arc<dyn Action>>, StoreErr
     let store = Store::open(&config.db_path)?;
     let inner = Arc::new(Inner {
         sealer: StateSealer::new(&config.state_secret, config.state_ttl),
-        client: reqwest::Client::builder()
+        client: serving::http_client()
             .user_agent(crate::identity::user_agent())
             .timeout(Duration::from_secs(30))
             .build()

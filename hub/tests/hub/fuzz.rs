@@ -10,154 +10,26 @@
 //! `FUZZ_CASES` sets the cases per property (256 by default, so `cargo test` stays short). The
 //! long run: `FUZZ_CASES=100000 cargo test -j 1 --release -p hub --test hub fuzz`.
 
-use std::sync::mpsc;
-use std::time::Duration;
-
+use fuzzkit::json::{self, string_piece};
+use fuzzkit::with_deadline as fuzz;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use hub::mapping::{AnonymousId, CallType, Field, Fields, MapContext, MappingMode, map_row};
 use hub::parse::{Format, Item, Parser, unescape_chunk};
 
-fn cases() -> u32 {
-    std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
+/// The keys the Look parser and the mapping look for, so generated objects hit them often.
+const KEYS: &[&str] = &["value", "0", "7", "a", "links", "u.id"];
+
+fn json_value() -> impl Strategy<Value = String> {
+    json::value(KEYS)
 }
 
-/// Runs every case of `strategy` through `check` on a thread with a deadline: a case that
-/// does not finish in 20 s is a hang and fails the test.
-fn fuzz<S>(name: &str, strategy: S, check: fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S: Strategy,
-    S::Value: Send + 'static,
-{
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let started = std::time::Instant::now();
-    let result = runner.run(&strategy, |input| {
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .stack_size(8 << 20)
-            .spawn(move || {
-                let _ = tx.send(check(input));
-            })
-            .expect("thread");
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(r) => r,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(TestCaseError::fail("hang: over 20 s")),
-            // The thread panicked: a failure, with the panic printed above.
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(TestCaseError::fail("panic")),
-        }
-    });
-    eprintln!(
-        "fuzz {name}: {} cases in {:.1} s",
-        cases(),
-        started.elapsed().as_secs_f64()
-    );
-    if let Err(e) = result {
-        panic!("fuzz {name}: {e}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Generators.
-
-/// A valid piece of a JSON string's content: plain text and every kind of escape, surrogates
-/// (lone, paired, or a high one before a non-low escape) included.
-fn valid_piece() -> impl Strategy<Value = String> {
-    prop_oneof![
-        5 => "[a-zA-Z0-9 ,:{}\\[\\]é€😀]{0,6}",
-        2 => prop::sample::select(vec!["\\n", "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\r", "\\t"])
-            .prop_map(str::to_owned),
-        2 => (0u32..0x10000).prop_map(|u| format!("\\u{u:04x}")),
-        3 => (0xD800u32..0xE000).prop_map(|u| format!("\\u{u:04X}")),
-        1 => (0xD800u32..0xDC00, 0xDC00u32..0xE000).prop_map(|(h, l)| format!("\\u{h:04x}\\u{l:04x}")),
-        1 => (0xD800u32..0xDC00).prop_map(|h| format!("\\u{h:04x}\\n\\u{h:04x}\\u0041")),
-    ]
-}
-
-/// Any piece: valid ones, and invalid ones (a bad escape, raw control bytes, a cut `\u`, a
-/// quote or backslash alone).
-fn string_piece() -> impl Strategy<Value = String> {
-    prop_oneof![
-        12 => valid_piece(),
-        1 => prop::sample::select(vec!["\\x", "\\u12", "\\u+fff", "\u{1}", "\\", "\""])
-            .prop_map(str::to_owned),
-    ]
-}
-
-/// A JSON string literal, nearly always valid.
 fn json_string() -> impl Strategy<Value = String> {
-    prop_oneof![
-        30 => prop::collection::vec(valid_piece(), 0..6),
-        1 => prop::collection::vec(string_piece(), 1..6),
-    ]
-    .prop_map(|p| format!("\"{}\"", p.concat()))
+    json::string()
 }
 
 fn number() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<i64>().prop_map(|n| n.to_string()),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| format!("{f:e}")),
-        prop::sample::select(vec![
-            "0",
-            "-0",
-            "1.50",
-            "1e400",
-            "123456789012345678901234567890",
-            "0.000001"
-        ])
-        .prop_map(str::to_owned),
-    ]
-}
-
-/// JSON text, valid or nearly: scalars, arrays and objects (duplicate and integer-like keys
-/// likely), with a chance of very deep nesting.
-fn json_value() -> impl Strategy<Value = String> {
-    let leaf = prop_oneof![
-        json_string(),
-        number(),
-        prop::sample::select(vec!["true", "false", "null"]).prop_map(str::to_owned),
-    ];
-    let tree = leaf.prop_recursive(5, 48, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(","))),
-            prop::collection::vec(
-                (
-                    prop_oneof![
-                        json_string(),
-                        prop::sample::select(vec![
-                            "\"value\"",
-                            "\"0\"",
-                            "\"7\"",
-                            "\"a\"",
-                            "\"links\"",
-                            "\"u.id\""
-                        ])
-                        .prop_map(str::to_owned)
-                    ],
-                    inner
-                ),
-                0..5
-            )
-            .prop_map(|m| {
-                let members: Vec<String> = m.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
-                format!("{{{}}}", members.join(","))
-            }),
-        ]
-    });
-    prop_oneof![
-        8 => tree,
-        1 => (1usize..3000).prop_map(|n| format!("{}1{}", "[".repeat(n), "]".repeat(n))),
-        1 => (1usize..1000).prop_map(|n| format!("{}{}", "{\"value\":".repeat(n), "}".repeat(n))),
-    ]
+    json::number()
 }
 
 /// A cell as json_detail writes it, or something else in its place.

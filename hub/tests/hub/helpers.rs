@@ -50,7 +50,8 @@ struct SinkState {
 }
 
 /// A tiny recording data plane: accepts `Basic base64(<write key>:)`, answers 200 `OK`,
-/// or the queued faults first. Stands in until `mock_dataplane` is on main.
+/// or the queued faults first. Hand-written on purpose, apart from mock_dataplane, so the hub is
+/// not only judged by our own mock; `retries` and `redirects` use wiremock the same way.
 #[derive(Clone)]
 pub struct Sink {
     pub url: String,
@@ -158,7 +159,7 @@ impl TestHub {
         LazyLock::force(&TRACING);
         TestHub {
             hub: hub::Hub::builder().config(config).start().await.unwrap(),
-            client: reqwest::Client::new(),
+            client: serving::http_client().build().expect("an HTTP client"),
         }
     }
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {

@@ -3,6 +3,7 @@
 //! - `parse`: the incremental json_detail / lite_stream / json parsers.
 //! - `server`: routes, auth, versions, error answers, keep-alive.
 //! - `actions`: the official test suites' cases (spec §7) against a data plane, exact events.
+//! - `retries`, `redirects`: the sender against wiremock, a third-party stub.
 //! - `helpers`: spawns a hub and a recording data plane.
 
 mod actions;
@@ -13,6 +14,7 @@ mod mapping;
 mod origin;
 mod parse;
 mod redirects;
+mod retries;
 mod robustness;
 mod sending;
 mod server;

@@ -1,4 +1,5 @@
-//! Sending: endpoints, auth, batches by bytes, retries, truthful failures, download_url.
+//! Sending: endpoints, auth, batches by bytes, an unreachable data plane, download_url.
+//! Retries and 4xx answers are in `retries` (against wiremock).
 
 use std::time::Duration;
 
@@ -82,66 +83,6 @@ async fn batches_are_cut_by_bytes_and_every_event_arrives_in_order() {
         ids, sorted,
         "in-flight batches may interleave, but here every one was delivered"
     );
-}
-
-#[tokio::test]
-async fn invalid_write_key_is_a_truthful_failure() {
-    let hub = TestHub::start().await;
-    let sink = Sink::start().await;
-    let mut body = exec_body(&look(DIMS, &rows(3)), &sink);
-    body["data"]["rudder_write_key"] = json!("wrong");
-    let (status, resp) = hub.execute("rudder_event", &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        resp,
-        json!({"looker": {"message": "401 invalid write key from data plane", "refresh_query": false, "success": false, "validation_errors": {}}})
-    );
-    assert_eq!(sink.requests().len(), 1, "4xx is not retried");
-}
-
-#[tokio::test]
-async fn server_errors_are_retried_then_reported_with_counts() {
-    let hub = TestHub::start().await;
-    let sink = Sink::start().await;
-    sink.fail_next(4, 503, "Service Unavailable");
-    let (_, resp) = hub
-        .execute("rudder_event", &exec_body(&look(DIMS, &rows(3)), &sink))
-        .await;
-    assert_eq!(resp["looker"]["success"], false);
-    assert_eq!(
-        resp["looker"]["message"],
-        "3 of 3 events not delivered after 3 retries: 503 Service Unavailable"
-    );
-    let reqs = sink.requests();
-    assert_eq!(reqs.len(), 4);
-    assert!(
-        reqs.iter().all(|r| r.body == reqs[0].body),
-        "the body is resent unchanged"
-    );
-
-    let sink = Sink::start().await;
-    sink.fail_next(2, 429, "max requests limit reached");
-    let (_, resp) = hub
-        .execute("rudder_event", &exec_body(&look(DIMS, &rows(3)), &sink))
-        .await;
-    assert_eq!(resp["looker"]["success"], true, "{resp}");
-    assert_eq!(sink.requests().len(), 3);
-    assert_eq!(sink.events().len(), 3);
-}
-
-#[tokio::test]
-async fn other_client_errors_fail_at_once_with_the_data_plane_text() {
-    let hub = TestHub::start().await;
-    let sink = Sink::start().await;
-    sink.fail_next(1, 400, "request neither has anonymousId nor userId");
-    let (_, resp) = hub
-        .execute("rudder_event", &exec_body(&look(DIMS, &rows(1)), &sink))
-        .await;
-    assert_eq!(
-        resp["looker"]["message"],
-        "400 request neither has anonymousId nor userId from data plane"
-    );
-    assert_eq!(sink.requests().len(), 1);
 }
 
 #[tokio::test]

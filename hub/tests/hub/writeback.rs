@@ -196,7 +196,9 @@ impl Env {
     }
 
     async fn post(&self, path: &str, body: &Value, webhook: Option<&str>) -> (u16, Value) {
-        let mut r = reqwest::Client::new()
+        let mut r = serving::http_client()
+            .build()
+            .expect("an HTTP client")
             .post(format!("{}{path}", self.hub))
             .header("authorization", format!("Token token=\"{}\"", self.token))
             .header("user-agent", "LookerOutgoingWebhook/25.0.0")
@@ -240,7 +242,7 @@ impl Env {
 
     /// Follows an `oauth_url` like a browser as `user`: hub → provider → hub callback.
     async fn login(&self, oauth_url: &str, user: &str) -> (u16, String) {
-        let c = reqwest::Client::builder()
+        let c = serving::http_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -669,7 +671,9 @@ async fn expired_token_and_unreachable_provider_never_loop() {
         .start()
         .await
         .unwrap();
-    let resp = reqwest::Client::new()
+    let resp = serving::http_client()
+        .build()
+        .expect("an HTTP client")
         .post(format!("{}/actions/mark_suspicious/form", running.url()))
         .header(
             "authorization",

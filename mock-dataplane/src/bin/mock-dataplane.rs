@@ -156,7 +156,8 @@ async fn main() -> anyhow::Result<()> {
         serving::shutdown_signal().await;
         tracing::info!("shutting down");
     };
-    mock_dataplane::run(listener, config, shutdown).await
+    mock_dataplane::run(listener, config, shutdown).await?;
+    Ok(())
 }
 
 /// The demo key: generated once and kept in the data dir so restarts accept the same key.

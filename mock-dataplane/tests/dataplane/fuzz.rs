@@ -11,16 +11,9 @@ use std::time::{Duration, Instant};
 
 use mock_dataplane::{EventFilter, MockDataplane};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::TestRunner;
 
 use crate::helpers::*;
-
-fn cases() -> u32 {
-    std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
-}
 
 /// The answers the gateway can give to a body (with the default limits).
 const KNOWN: &[(u16, &str)] = &[
@@ -32,67 +25,26 @@ const KNOWN: &[(u16, &str)] = &[
     (413, "request size exceeds max limit\n"),
 ];
 
-/// A raw JSON string token with random escapes: valid ones, lone and paired surrogates,
-/// invalid ones, quotes, and any Unicode.
-fn json_string() -> impl Strategy<Value = String> {
-    prop::collection::vec(
-        prop_oneof![
-            4 => "[a-zA-Z0-9 _-]{0,6}",
-            1 => prop::sample::select(vec!["\\n", "\\\"", "\\\\", "\\/", "\\t", "\\b", "\\u0000"])
-                .prop_map(str::to_owned),
-            2 => (0u32..0x10000).prop_map(|u| format!("\\u{u:04x}")),
-            2 => (0xD800u32..0xE000).prop_map(|u| format!("\\u{u:04X}")),
-            1 => Just("\\ud83d\\ude00".to_owned()),
-            1 => any::<char>().prop_map(|c| c.to_string()),
-            1 => Just("\\x".to_owned()),
-            1 => Just("\\u12".to_owned()),
-        ],
-        0..6,
-    )
-    .prop_map(|parts| format!("\"{}\"", parts.concat()))
-}
+/// The keys the gateway reads, so generated objects hit them often.
+const KEYS: &[&str] = &[
+    "userId",
+    "anonymousId",
+    "messageId",
+    "type",
+    "rudderId",
+    "receivedAt",
+    "request_ip",
+    "event",
+    "context",
+    "batch",
+];
 
-fn json_number() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<i64>().prop_map(|n| n.to_string()),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| format!("{f:e}")),
-        prop::sample::select(vec![
-            "1e400",
-            "-1e400",
-            "1e-400",
-            "-0",
-            "0.0000001",
-            "123456789012345678901234567890",
-            "1.50",
-            "01",
-            "1.",
-            "-",
-        ])
-        .prop_map(str::to_owned),
-    ]
+fn json_string() -> impl Strategy<Value = String> {
+    fuzzkit::json::string()
 }
 
 fn json_value() -> impl Strategy<Value = String> {
-    let leaf = prop_oneof![
-        Just("null".to_owned()),
-        Just("true".to_owned()),
-        Just("false".to_owned()),
-        json_number(),
-        json_string(),
-    ];
-    leaf.prop_recursive(4, 48, 5, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(","))),
-            prop::collection::vec((json_string(), inner), 0..5).prop_map(|kv| {
-                let parts: Vec<String> = kv.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
-                format!("{{{}}}", parts.join(","))
-            }),
-            // Nesting far deeper than serde_json's recursion limit.
-            (100usize..3000).prop_map(|d| format!("{}{}", "[".repeat(d), "]".repeat(d))),
-        ]
-    })
+    fuzzkit::json::value(KEYS)
 }
 
 /// An event-like object: the keys the gateway reads, with odd values, plus random keys, in
@@ -140,23 +92,6 @@ fn batch_body() -> impl Strategy<Value = String> {
         1 => json_value().prop_map(|v| format!(r#"{{"batch":{v}}}"#)),
         1 => json_value(),
     ]
-}
-
-/// A structured body, then maybe damaged: truncated, a byte replaced, or bytes inserted.
-fn mutated(body: impl Strategy<Value = String>) -> impl Strategy<Value = Vec<u8>> {
-    (body, 0u8..4, any::<prop::sample::Index>(), any::<u8>()).prop_map(|(b, how, at, byte)| {
-        let mut b = b.into_bytes();
-        let i = if b.is_empty() { 0 } else { at.index(b.len()) };
-        match how {
-            1 => b.truncate(i),
-            2 if !b.is_empty() => b[i] = byte,
-            3 => {
-                b.insert(i, byte);
-            }
-            _ => {}
-        }
-        b
-    })
 }
 
 /// Sends one body and checks the property; returns the failure text if it does not hold.
@@ -236,12 +171,8 @@ fn fuzz(name: &str, path: &'static str, strategy: impl Strategy<Value = Vec<u8>>
     let dp = rt.block_on(MockDataplane::start()).unwrap();
     // One keep-alive client for all cases (a connection per case doubles the run time).
     let http = client();
-    let n = cases();
-    let mut runner = TestRunner::new(Config {
-        cases: n,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let n = fuzzkit::cases();
+    let mut runner = TestRunner::new(fuzzkit::config());
     let started = Instant::now();
     // `run` takes a `Fn`: the counters live in cells.
     let sent = std::cell::Cell::new(0u64);
@@ -279,7 +210,11 @@ fn fuzz_batch_arbitrary_bytes() {
 
 #[test]
 fn fuzz_batch_structured() {
-    fuzz("batch/structured", "/v1/batch", mutated(batch_body()));
+    fuzz(
+        "batch/structured",
+        "/v1/batch",
+        fuzzkit::json::mutated(batch_body()),
+    );
 }
 
 #[test]
@@ -287,11 +222,15 @@ fn fuzz_single_event_structured() {
     fuzz(
         "track/structured",
         "/v1/track",
-        mutated(prop_oneof![4 => json_event(), 1 => json_value()]),
+        fuzzkit::json::mutated(prop_oneof![4 => json_event(), 1 => json_value()]),
     );
 }
 
 #[test]
 fn fuzz_import_structured() {
-    fuzz("import/structured", "/v1/import", mutated(batch_body()));
+    fuzz(
+        "import/structured",
+        "/v1/import",
+        fuzzkit::json::mutated(batch_body()),
+    );
 }

@@ -25,10 +25,7 @@ pub async fn start() -> MockDataplane {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+    serving::http_client().no_proxy().build().expect("client")
 }
 
 /// `Basic base64(key + ":")`, the way SDKs send it.

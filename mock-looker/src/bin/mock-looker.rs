@@ -118,5 +118,6 @@ async fn main() -> anyhow::Result<()> {
     println!("mock-looker listening on {url}");
     println!("API 4.0: base_url={url} client_id={client_id} client_secret={client_secret}");
     println!("journal: {url}/_mock/journal");
-    mock_looker::run(listener, config, serving::shutdown_signal()).await
+    mock_looker::run(listener, config, serving::shutdown_signal()).await?;
+    Ok(())
 }

@@ -47,7 +47,7 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 
 impl Core {
     pub fn new(config: Config, base_url: String) -> Result<Arc<Core>, StartError> {
-        let client = reqwest::Client::builder()
+        let client = serving::http_client()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
             .connect_timeout(config.hub_timeout.min(Duration::from_secs(30)))

@@ -98,7 +98,7 @@ pub enum MockError {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// 127.0.0.1:0 could not be bound.
-    #[error("cannot bind 127.0.0.1:0: {0}")]
+    #[error("cannot bind the listener: {0}")]
     Bind(#[source] std::io::Error),
     /// A Look of `looks_dir` (or a built-in one) is invalid.
     #[error("cannot load the Looks: {0}")]
@@ -106,6 +106,9 @@ pub enum StartError {
     /// The HTTP client that talks to hubs could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    /// Serving on the listener failed.
+    #[error("serving failed: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 /// How the data reaches the hub.

@@ -18,7 +18,7 @@ pub(crate) async fn serve(
     core: Arc<Core>,
     oauth: oauth::OAuthProvider,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> std::io::Result<()> {
     let hubs = core.config.hubs.clone();
     let app = admin::router(core.clone())
         .merge(api4::router().with_state(core.clone()))
@@ -58,7 +58,7 @@ pub(crate) async fn serve(
     let result = serving::serve(listener, app, core.config.limits, "mock-looker", shutdown).await;
     scheduler.abort();
     startup.abort();
-    Ok(result?)
+    result
 }
 
 fn collapse_slashes(mut req: axum::extract::Request) -> axum::extract::Request {

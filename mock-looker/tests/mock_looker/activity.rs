@@ -89,7 +89,7 @@ async fn events_use_the_catalog_and_the_explores_answer_queries() {
     assert!(l.send(req).await.unwrap().success);
     // Log in through the API (a login event) and query the explores.
     let (id, secret) = l.api_credentials();
-    let c = reqwest::Client::new();
+    let c = serving::http_client().build().expect("an HTTP client");
     let bad = c
         .post(format!("{}/api/4.0/login", l.url()))
         .header("content-type", "application/x-www-form-urlencoded")

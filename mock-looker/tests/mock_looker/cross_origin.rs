@@ -12,7 +12,7 @@ use crate::helpers::FakeHub;
 const EVIL: &str = "http://evil.example";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    serving::http_client()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()

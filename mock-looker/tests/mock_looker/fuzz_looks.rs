@@ -1,6 +1,6 @@
 //! Fuzzing the Look loader (`Look::from_yaml_str` / `from_json_str`, what `--looks DIR` runs on
 //! every file) with proptest: arbitrary bytes, hostile texts, and the built-in Looks under
-//! `looks/` mutated by [`fuzz_gen`](crate::fuzz_gen).
+//! `looks/` mutated by [`fuzzkit::doc`].
 //!
 //! The property: no panic, no hang; either an error that names the file, or a Look that writes
 //! its first rows in every format without panicking, the JSON formats as valid JSON.
@@ -9,7 +9,6 @@
 //! run is `FUZZ_CASES=100000 cargo test -j 1 --release -p mock-looker --test mock_looker fuzz_
 //! -- --nocapture` (it prints the case count and time).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use mock_looker::format::render;
@@ -17,7 +16,8 @@ use mock_looker::{Format, Look, WriteOptions};
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::fuzz_gen::{self, Edit, TextEdit, Watchdog};
+use fuzzkit::doc::{self, Edit, TextEdit};
+use fuzzkit::{Tally, Watchdog};
 
 const ORIGIN_YAML: &str = "fuzz/look.yaml";
 const ORIGIN_JSON: &str = "fuzz/look.json";
@@ -91,72 +91,39 @@ fn mutated(seed: usize, edits: &[Edit], text_edits: &[TextEdit], json: bool) -> 
     let all = seeds();
     let mut doc = all[seed % all.len()].clone();
     for e in edits {
-        fuzz_gen::apply(&mut doc, e);
+        doc::apply(&mut doc, e);
     }
-    let mut text = fuzz_gen::to_text(&doc, json);
+    let mut text = doc::to_text(&doc, json);
     for e in text_edits {
-        fuzz_gen::apply_text(&mut text, e);
+        doc::apply_text(&mut text, e);
     }
     text
 }
 
-/// Counts the loads of one property and prints the summary line the long run reports.
-struct Tally {
-    name: &'static str,
-    start: Instant,
-    loads: AtomicU64,
-    loaded: AtomicU64,
-}
-
-impl Tally {
-    fn new(name: &'static str) -> Tally {
-        Tally {
-            name,
-            start: Instant::now(),
-            loads: AtomicU64::new(0),
-            loaded: AtomicU64::new(0),
-        }
-    }
-
-    fn check(&self, text: &str, json: bool) {
-        if check(text, json) {
-            self.loaded.fetch_add(1, Ordering::Relaxed);
-        }
-        self.loads.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        eprintln!(
-            "{}: {} loads ({} valid Looks, written in every format) in {:.1} s",
-            self.name,
-            self.loads.load(Ordering::Relaxed),
-            self.loaded.load(Ordering::Relaxed),
-            self.start.elapsed().as_secs_f64()
-        );
-    }
+/// A Tally of Look loads: the summary line the long run reports.
+fn tally(name: &'static str) -> Tally {
+    Tally::new(name, "valid Looks, written in every format")
 }
 
 #[test]
 fn fuzz_look_loader_with_arbitrary_bytes_and_hostile_texts() {
-    let tally = Tally::new("fuzz_look_loader_with_arbitrary_bytes_and_hostile_texts");
-    proptest!(fuzz_gen::config(), |(bytes in prop::collection::vec(any::<u8>(), 0..2048),
-                                    hostile in fuzz_gen::hostile_text(),
+    let tally = tally("fuzz_look_loader_with_arbitrary_bytes_and_hostile_texts");
+    proptest!(fuzzkit::config(), |(bytes in prop::collection::vec(any::<u8>(), 0..2048),
+                                    hostile in doc::hostile_text(),
                                     json in any::<bool>())| {
-        tally.check(&String::from_utf8_lossy(&bytes), json);
-        tally.check(&hostile, json);
+        tally.count(check(&String::from_utf8_lossy(&bytes), json));
+        tally.count(check(&hostile, json));
     });
 }
 
 #[test]
 fn fuzz_look_loader_with_mutated_builtin_looks() {
-    let tally = Tally::new("fuzz_look_loader_with_mutated_builtin_looks");
-    proptest!(fuzz_gen::config(), |(seed in any::<usize>(),
-                                    edits in prop::collection::vec(fuzz_gen::edit(), 1..5),
-                                    text_edits in prop::collection::vec(fuzz_gen::text_edit(), 0..2),
+    let tally = tally("fuzz_look_loader_with_mutated_builtin_looks");
+    proptest!(fuzzkit::config(), |(seed in any::<usize>(),
+                                    edits in prop::collection::vec(doc::edit(), 1..5),
+                                    text_edits in prop::collection::vec(doc::text_edit(), 0..2),
                                     json in any::<bool>())| {
-        tally.check(&mutated(seed, &edits, &text_edits, json), json);
+        tally.count(check(&mutated(seed, &edits, &text_edits, json), json));
     });
 }
 

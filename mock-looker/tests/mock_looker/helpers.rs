@@ -286,7 +286,7 @@ pub async fn good_hub(r: Recorded, base: String) -> Reply {
     {
         let body = r.json();
         let (format, data) = if let Some(u) = body["scheduled_plan"]["download_url"].as_str() {
-            let resp = reqwest::Client::builder()
+            let resp = serving::http_client()
                 .no_proxy()
                 .build()
                 .unwrap()

@@ -402,7 +402,7 @@ async fn oauth_state_is_stored_per_user_and_sent_back_as_state_json() {
             .any(|j| j.oauth_links == form.oauth_links)
     );
     // Over 32 KB is refused; then the hub posts the token (one use).
-    let c = reqwest::Client::new();
+    let c = serving::http_client().build().expect("an HTTP client");
     let big = c
         .post(&state_url)
         .body(vec![b'x'; 33 * 1024])

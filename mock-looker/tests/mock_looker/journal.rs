@@ -20,7 +20,7 @@ fn big_list(bytes: usize) -> Value {
 }
 
 async fn get(url: &str) -> reqwest::Response {
-    reqwest::Client::builder()
+    serving::http_client()
         .no_proxy()
         .build()
         .unwrap()
@@ -76,7 +76,9 @@ async fn the_journal_keeps_the_newest_entries_up_to_its_cap_and_pages_with_since
     assert_eq!(ids(&none.json().await.unwrap()), Vec::<u64>::new());
 
     // Clearing keeps ids increasing, so a reader paging with `since` never rereads an entry.
-    let cleared = reqwest::Client::new()
+    let cleared = serving::http_client()
+        .build()
+        .expect("an HTTP client")
         .delete(format!("{}/_mock/journal", l.url()))
         .send()
         .await

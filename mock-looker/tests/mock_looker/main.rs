@@ -2,7 +2,6 @@
 mod activity;
 mod cross_origin;
 mod e2e;
-mod fuzz_gen;
 mod fuzz_looks;
 mod helpers;
 mod hubs;

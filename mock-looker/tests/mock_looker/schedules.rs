@@ -16,7 +16,7 @@ struct Api {
 impl Api {
     async fn login(l: &MockLooker) -> Api {
         let (id, secret) = l.api_credentials();
-        let c = reqwest::Client::new();
+        let c = serving::http_client().build().expect("an HTTP client");
         let v: Value = c
             .post(format!("{}/api/4.0/login", l.url()))
             .header("content-type", "application/x-www-form-urlencoded")

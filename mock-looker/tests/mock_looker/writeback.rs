@@ -284,7 +284,7 @@ async fn the_flow_over_the_http_admin_api() {
     let env = Env::start().await;
     let look = env.looker.add_look(env.look(3));
     let base = env.looker.url();
-    let http = reqwest::Client::new();
+    let http = serving::http_client().build().expect("an HTTP client");
     let post = |path: &str, body: Value| {
         let req = http.post(format!("{base}{path}")).json(&body);
         async move {

@@ -45,7 +45,7 @@ pub(crate) async fn raw<H: Harness>(
 
 /// A raw request to the hub (bad payloads, old User-Agents).
 async fn raw_request<H: Harness>(h: &H, raw: &RawStep, ctx: &Ctx) -> anyhow::Result<(u16, Value)> {
-    let client = reqwest::Client::new();
+    let client = serving::http_client().build().expect("an HTTP client");
     let url = format!(
         "{}{}",
         h.hub_url().trim_end_matches('/'),

@@ -93,7 +93,7 @@ impl Looker for Env {
     async fn list_actions(&self, version: Option<String>) -> anyhow::Result<ActionList> {
         if version.as_deref() == Some("none") {
             // No Looker User-Agent: only a raw request can do that.
-            let client = reqwest::Client::new();
+            let client = serving::http_client().build().expect("an HTTP client");
             let mut rq = client.post(format!("{}/", self.hub_url()));
             if let Some(t) = self.hub_token() {
                 rq = rq.header("Authorization", format!("Token token=\"{t}\""));
@@ -251,7 +251,7 @@ impl Env {
             Some(Tamper::Redirect) => {
                 // The first hop by hand: the hub's /oauth sends the browser to the provider with
                 // the state, which the provider will hand back to /oauth_redirect. Alter it there.
-                let client = reqwest::Client::builder()
+                let client = serving::http_client()
                     .redirect(reqwest::redirect::Policy::none())
                     .build()?;
                 let resp = client.get(oauth_url).send().await?;

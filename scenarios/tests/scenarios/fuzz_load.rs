@@ -1,6 +1,6 @@
 //! Fuzzing the scenario loader with proptest: arbitrary bytes and hostile texts read from disk
-//! through `load_paths`, and every scenario under `scenarios/` mutated by `fuzz_gen` (shared
-//! with mock-looker's Look loader fuzzing) and parsed with its Look files resolvable.
+//! through `load_paths`, and every scenario under `scenarios/` mutated by `fuzzkit::doc`
+//! (as mock-looker's Look loader is) and parsed with its Look files resolvable.
 //!
 //! The property: no panic, no hang; either an error naming the file (the scenario, or the Look
 //! file it points to), or a scenario whose Looks convert for the mock Looker (or say why not)
@@ -13,8 +13,6 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use mock_looker::format::render;
 use mock_looker::{Format, WriteOptions};
@@ -23,7 +21,8 @@ use scenarios::format::parse_scenario;
 use scenarios::load::{embedded_files, load_paths};
 use serde_json::Value;
 
-use crate::fuzz_gen::{self, Edit, TextEdit, Watchdog};
+use fuzzkit::doc::{self, Edit, TextEdit};
+use fuzzkit::{Tally, Watchdog};
 
 /// The embedded scenario files, as (path, document) to mutate.
 fn seeds() -> &'static [(&'static str, Value)] {
@@ -113,51 +112,18 @@ fn write_every_format(look: &mock_looker::Look) {
     }
 }
 
-/// Counts the loads of one property and prints the summary line the long run reports.
-struct Tally {
-    name: &'static str,
-    start: Instant,
-    loads: AtomicU64,
-    loaded: AtomicU64,
-}
-
-impl Tally {
-    fn new(name: &'static str) -> Tally {
-        Tally {
-            name,
-            start: Instant::now(),
-            loads: AtomicU64::new(0),
-            loaded: AtomicU64::new(0),
-        }
-    }
-
-    fn count(&self, loaded: bool) {
-        self.loads.fetch_add(1, Ordering::Relaxed);
-        if loaded {
-            self.loaded.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        eprintln!(
-            "{}: {} loads ({} valid scenarios) in {:.1} s",
-            self.name,
-            self.loads.load(Ordering::Relaxed),
-            self.loaded.load(Ordering::Relaxed),
-            self.start.elapsed().as_secs_f64()
-        );
-    }
+/// A Tally of scenario loads: the summary line the long run reports.
+fn tally(name: &'static str) -> Tally {
+    Tally::new(name, "valid scenarios")
 }
 
 #[test]
 fn fuzz_scenario_files_of_arbitrary_bytes_and_hostile_texts_load_or_name_the_file() {
-    let tally = Tally::new("fuzz_scenario_files_of_arbitrary_bytes_and_hostile_texts");
+    let tally = tally("fuzz_scenario_files_of_arbitrary_bytes_and_hostile_texts");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("case.yaml");
-    proptest!(fuzz_gen::config(), |(bytes in prop::collection::vec(any::<u8>(), 0..2048),
-                                    hostile in fuzz_gen::hostile_text())| {
+    proptest!(fuzzkit::config(), |(bytes in prop::collection::vec(any::<u8>(), 0..2048),
+                                    hostile in doc::hostile_text())| {
         for content in [bytes.as_slice(), hostile.as_bytes()] {
             std::fs::write(&file, content).unwrap();
             let shown = String::from_utf8_lossy(content);
@@ -183,21 +149,21 @@ fn mutated(seed: usize, edits: &[Edit], text_edits: &[TextEdit]) -> (&'static st
     let (path, doc) = &all[seed % all.len()];
     let mut doc = doc.clone();
     for e in edits {
-        fuzz_gen::apply(&mut doc, e);
+        doc::apply(&mut doc, e);
     }
-    let mut text = fuzz_gen::to_text(&doc, false);
+    let mut text = doc::to_text(&doc, false);
     for e in text_edits {
-        fuzz_gen::apply_text(&mut text, e);
+        doc::apply_text(&mut text, e);
     }
     (path, text)
 }
 
 #[test]
 fn fuzz_mutated_scenario_files_load_or_name_the_file() {
-    let tally = Tally::new("fuzz_mutated_scenario_files");
-    proptest!(fuzz_gen::config(), |(seed in any::<usize>(),
-                                    edits in prop::collection::vec(fuzz_gen::edit(), 1..4),
-                                    text_edits in prop::collection::vec(fuzz_gen::text_edit(), 0..2))| {
+    let tally = tally("fuzz_mutated_scenario_files");
+    proptest!(fuzzkit::config(), |(seed in any::<usize>(),
+                                    edits in prop::collection::vec(doc::edit(), 1..4),
+                                    text_edits in prop::collection::vec(doc::text_edit(), 0..2))| {
         let (path, text) = mutated(seed, &edits, &text_edits);
         tally.count(check(path, &text));
     });
@@ -208,7 +174,7 @@ fn fuzz_mutated_scenario_files_load_or_name_the_file() {
 fn the_fuzz_seeds_are_the_valid_scenarios() {
     assert!(seeds().len() >= 40);
     for (path, doc) in seeds() {
-        assert!(check(path, &fuzz_gen::to_text(doc, false)), "{path}");
+        assert!(check(path, &doc::to_text(doc, false)), "{path}");
     }
 }
 

@@ -1,10 +1,6 @@
 //! Integration tests of the `scenarios` binary against the real crates (the demo's test is in
 //! `src/bin/scenarios/demo.rs`, next to the code it drives).
 
-// The structure-aware fuzz generators are mock-looker's, shared so both loaders of YAML files
-// are fuzzed the same way.
-#[path = "../../../mock-looker/tests/mock_looker/fuzz_gen.rs"]
-mod fuzz_gen;
 mod fuzz_load;
 mod helpers;
 

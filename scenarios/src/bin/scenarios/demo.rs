@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use futures::TryFutureExt as _;
 use mock_looker::demo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -95,11 +96,10 @@ pub async fn up_with(
     dp_config
         .add_source(mock_dataplane::Source::new(DEMO_WRITE_KEY, "Looker demo"))
         .context("demo source")?;
-    let dp = tokio::spawn(mock_dataplane::run(
-        dp_listener,
-        dp_config,
-        stopped(stop_rx.clone()),
-    ));
+    let dp = tokio::spawn(
+        mock_dataplane::run(dp_listener, dp_config, stopped(stop_rx.clone()))
+            .map_err(anyhow::Error::from),
+    );
 
     let secret = mock_looker::generate_secret(32);
     let hub_token = hub::generate_token(&secret);
@@ -127,15 +127,19 @@ pub async fn up_with(
         hub::Hub::builder()
             .config(hub_config)
             .registry(registry)
-            .run(hub_listener, stopped(stop_rx.clone())),
+            .run(hub_listener, stopped(stop_rx.clone()))
+            .map_err(anyhow::Error::from),
     );
-    let looker_task = tokio::spawn(mock_looker::run(
-        looker_listener,
-        mock_looker::Config::default(),
-        stopped(stop_rx.clone()),
-    ));
+    let looker_task = tokio::spawn(
+        mock_looker::run(
+            looker_listener,
+            mock_looker::Config::default(),
+            stopped(stop_rx.clone()),
+        )
+        .map_err(anyhow::Error::from),
+    );
 
-    let client = reqwest::Client::builder()
+    let client = serving::http_client()
         .timeout(Duration::from_secs(60))
         .build()?;
     let hub: Value = client

@@ -1,95 +1,10 @@
-//! Structure-aware fuzz inputs for the YAML/JSON file loaders (the Look loader here; the
-//! scenarios crate includes this file by path for its scenario loader, so both mutate their
-//! real files the same way).
-//!
-//! The hardening issue asks for proptest in place of cargo-fuzz (no nightly here): arbitrary
-//! bytes, and real files mutated at the structure level (a key deleted, a value of another type,
-//! deep nesting, huge numbers, strange strings) and then at the text level (truncated, bytes
-//! inserted, YAML and JSON oddities spliced in). Case counts come from `FUZZ_CASES` (256 by
-//! default, so a normal `cargo test` stays short; the long run sets 100000).
-//!
-//! A watchdog turns a hang into a failure that shows the input: each case runs under
-//! [`Watchdog::case`], and a case slower than [`HANG_AFTER`] aborts the process after printing it.
-
-#![allow(dead_code)]
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::ThreadId;
-use std::time::{Duration, Instant};
+//! Structure-aware edits of YAML/JSON documents: real files (Looks, scenarios) mutated at the
+//! structure level (a key deleted, a value of another type, deep nesting, huge numbers, strange
+//! strings), then at the text level (truncated, bytes inserted, YAML and JSON oddities spliced
+//! in). mock-looker's Look loader and the scenario loader are fuzzed with the same edits.
 
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
-
-/// A case slower than this is a hang.
-pub const HANG_AFTER: Duration = Duration::from_secs(20);
-
-/// Cases per fuzz property: `FUZZ_CASES`, default 256.
-pub fn cases() -> u32 {
-    std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
-}
-
-/// The proptest settings of every fuzz property: `cases()` cases, no regression files written
-/// into the source tree (a failure prints its minimal input instead).
-pub fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        max_shrink_iters: 2_000,
-        ..ProptestConfig::default()
-    }
-}
-
-/// Aborts the process when a case runs longer than [`HANG_AFTER`], printing the case. Tests
-/// run in parallel, so each thread has its own slot.
-pub struct Watchdog {
-    /// Per test thread: when its current case started, and the case.
-    running: Arc<Mutex<HashMap<ThreadId, (Instant, String)>>>,
-}
-
-impl Watchdog {
-    /// The process-wide watchdog (its thread is started once).
-    pub fn get() -> &'static Watchdog {
-        static W: OnceLock<Watchdog> = OnceLock::new();
-        W.get_or_init(|| {
-            let running: Arc<Mutex<HashMap<ThreadId, (Instant, String)>>> = Arc::default();
-            let watched = running.clone();
-            std::thread::spawn(move || {
-                loop {
-                    std::thread::sleep(Duration::from_millis(200));
-                    let slow = watched.lock().ok().and_then(|m| {
-                        m.values()
-                            .find(|(at, _)| at.elapsed() > HANG_AFTER)
-                            .map(|(_, input)| input.clone())
-                    });
-                    if let Some(input) = slow {
-                        eprintln!("HANG: a fuzz case ran over {HANG_AFTER:?}; input:\n{input:?}");
-                        std::process::abort();
-                    }
-                }
-            });
-            Watchdog { running }
-        })
-    }
-
-    /// Runs one case under the watchdog.
-    pub fn case<T>(&self, input: &str, f: impl FnOnce() -> T) -> T {
-        let me = std::thread::current().id();
-        let mut shown = input.to_owned();
-        shown.truncate(shown.floor_char_boundary(64 * 1024));
-        if let Ok(mut m) = self.running.lock() {
-            m.insert(me, (Instant::now(), shown));
-        }
-        let out = f();
-        if let Ok(mut m) = self.running.lock() {
-            m.remove(&me);
-        }
-        out
-    }
-}
 
 /// One structural edit of a document, at the node chosen by `at` (modulo the node count, in
 /// pre-order).
