@@ -1,0 +1,217 @@
+//! `scenarios record` (issue 15): the mock Looker sends Look 1 through the recording proxy to
+//! the reference hub, whose events go through a forwarding mock data plane; the hub's answers
+//! reach Looker unchanged, the written scenarios replay green, and no secret is in a file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mock_dataplane::MockDataplane;
+use mock_looker::{Download, HubOptions, MockLooker, SendRequest};
+use scenarios::record::RecordConfig;
+use scenarios::wiring::{Wiring, WiringConfig};
+use serde_json::Value;
+
+const WRITE_KEY: &str = "wk_customer_secret_0042";
+const LOOKER_TOKEN: &str = "looker-side-token-7f3a";
+const LOOK1_EMAILS: [&str; 3] = ["ada@example.com", "grace@example.com", "linus@example.com"];
+
+struct Recording {
+    dir: tempfile::TempDir,
+    hub_token: String,
+    /// (through the proxy, straight to the hub) answer bodies and statuses, per send.
+    answers: Vec<((Option<u16>, Option<Value>), (Option<u16>, Option<Value>))>,
+    url_fetches: u32,
+}
+
+/// Records a push (rudder_event), a download URL with a form (rudder_track) of Look 1.
+async fn record(redact_pii: bool) -> Recording {
+    let upstream = MockDataplane::builder()
+        .write_key(WRITE_KEY)
+        .start()
+        .await
+        .unwrap();
+    let front = MockDataplane::builder()
+        .write_key(WRITE_KEY)
+        .forward(upstream.url())
+        .start()
+        .await
+        .unwrap();
+    let hub = hub::Hub::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = RecordConfig::new(hub.url(), dir.path());
+    cfg.hub_token = Some(hub.token());
+    cfg.redact_pii = redact_pii;
+    cfg.dataplane_via = Some(front.url());
+    let proxy = serving::Binding::loopback()
+        .await
+        .unwrap()
+        .spawn("scenarios record", move |l, stop| {
+            scenarios::record::run(l, cfg, stop)
+        });
+    let looker = MockLooker::start().await.unwrap();
+    let via_proxy = looker
+        .register_hub(proxy.url(), HubOptions::default().token(LOOKER_TOKEN))
+        .await
+        .unwrap();
+    let direct = looker
+        .register_hub(&hub.url(), HubOptions::default().token(hub.token()))
+        .await
+        .unwrap();
+    assert!(via_proxy.fetch_error.is_none(), "{:?}", via_proxy.fetch_error);
+    // The list through the proxy is the hub's, but for the URLs Looker is to call.
+    let list = |h: &mock_looker::Hub| -> Vec<Value> { h.actions.iter().map(|a| a.raw.clone()).collect() };
+    let proxied_list = serde_json::to_string(&list(&via_proxy))
+        .unwrap()
+        .replace(proxy.url(), &hub.url());
+    assert_eq!(proxied_list, serde_json::to_string(&list(&direct)).unwrap());
+    assert!(via_proxy.actions.iter().all(|a| a.raw["url"]
+        .as_str()
+        .unwrap()
+        .starts_with(proxy.url())));
+
+    let look = looker.look(mock_looker::demo::USERS).unwrap();
+    let server_url = format!("{}/v1/batch", upstream.url());
+    let sends = [
+        ("rudder_event", Download::Push, None),
+        ("rudder_track", Download::Url, Some("Signed Up")),
+    ];
+    let mut answers = Vec::new();
+    let mut url_fetches = 0;
+    for (action, download, event) in sends {
+        let mut outcomes = Vec::new();
+        for h in [&via_proxy, &direct] {
+            let mut rq = SendRequest::new(&h.id, action, look.clone())
+                .param("rudder_write_key", WRITE_KEY)
+                .param("rudder_server_url", &server_url)
+                .download(download);
+            if let Some(e) = event {
+                rq = rq.form_value("event", e);
+            }
+            // The RudderStack actions declare `url` only; old Lookers pushed anyway.
+            rq.force = download == Download::Push;
+            let o = looker.send(rq).await.unwrap();
+            assert!(o.success, "{action} {:?}: {:?}", h.url, o.failure);
+            assert!(o.breaches.is_empty(), "{:?}", o.breaches);
+            if download == Download::Url && h.id == via_proxy.id {
+                url_fetches = o.download_fetches;
+            }
+            outcomes.push((o.http_status, o.body));
+        }
+        let direct_answer = outcomes.pop().unwrap();
+        answers.push((outcomes.pop().unwrap(), direct_answer));
+    }
+    proxy.shutdown().await.unwrap();
+    Recording {
+        dir,
+        hub_token: hub.token(),
+        answers,
+        url_fetches,
+    }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn all_text(dir: &Path) -> String {
+    files(dir)
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Replays every scenario under `dir` against fresh in-process servers; their total events.
+async fn replay(dir: &Path) -> Vec<usize> {
+    let loaded = scenarios::load::load_paths(&[dir.to_path_buf()]).unwrap_or_else(|e| {
+        panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+    });
+    assert_eq!(loaded.len(), 2, "one scenario per execute");
+    let launcher = Arc::new(Wiring::new(WiringConfig::default()));
+    let reports = scenarios::runner::run_all(launcher, loaded, 2, false, |_| {}).await;
+    assert!(
+        reports.iter().all(|r| r.ok()),
+        "{}",
+        scenarios::report::details(&reports)
+    );
+    reports.iter().map(|r| r.events).collect()
+}
+
+fn total_events(dir: &Path) -> Vec<u64> {
+    let mut out = Vec::new();
+    for p in files(dir) {
+        if p.extension().is_some_and(|e| e == "yaml") {
+            let v: Value = serde_norway::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            out.push(v["expect"]["total_events"].as_u64().unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_passes_answers_through_and_replays_green_without_secrets() {
+    let rec = record(false).await;
+    for (proxied, direct) in &rec.answers {
+        assert_eq!(proxied, direct, "the hub's answer reached Looker unchanged");
+    }
+    assert_eq!(rec.url_fetches, 1, "Looker's one-time URL was fetched once");
+    let dir = rec.dir.path();
+    let names: Vec<String> = files(dir)
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("exchanges"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "001_rudder_event.yaml",
+            "002_rudder_track.yaml",
+            "looks/001_rudder_event.json",
+            "looks/002_rudder_track.json"
+        ]
+    );
+    let track = std::fs::read_to_string(dir.join("002_rudder_track.yaml")).unwrap();
+    for want in ["download: url", "event: Signed Up", "fetch_form:", "${dataplane.write_key}"] {
+        assert!(track.contains(want), "{want} missing in\n{track}");
+    }
+    let text = all_text(dir);
+    for secret in [WRITE_KEY, LOOKER_TOKEN, rec.hub_token.as_str()] {
+        assert!(!text.contains(secret), "a secret reached a file");
+    }
+    assert!(text.contains("ada@example.com"), "without --redact-pii the Look is as sent");
+    let totals = total_events(dir);
+    assert!(totals.iter().all(|n| *n > 0), "{totals:?}");
+    let replayed = replay(dir).await;
+    assert_eq!(
+        replayed.iter().map(|n| *n as u64).collect::<Vec<_>>(),
+        totals
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redacted_recordings_hold_no_email_and_replay_to_the_same_events() {
+    let plain = record(false).await;
+    let redacted = record(true).await;
+    let text = all_text(redacted.dir.path());
+    for email in LOOK1_EMAILS {
+        assert!(!text.contains(email), "{email} in a redacted recording");
+    }
+    assert!(!text.contains("\"Grace\""), "a first name in a redacted recording");
+    assert!(text.contains("person1@example.com"));
+    assert_eq!(total_events(redacted.dir.path()), total_events(plain.dir.path()));
+    let replayed = replay(redacted.dir.path()).await;
+    assert_eq!(
+        replayed.iter().map(|n| *n as u64).collect::<Vec<_>>(),
+        total_events(plain.dir.path())
+    );
+}
