@@ -37,7 +37,10 @@ mod tests {
     #[test]
     fn placeholders_become_stand_ins() {
         assert_eq!(super::fill("${sensitive.api_key}"), "sensitive-api_key");
-        assert_eq!(super::fill("a ${sensitive.x} b ${sensitive.y"), "a sensitive-x b ${sensitive.y");
+        assert_eq!(
+            super::fill("a ${sensitive.x} b ${sensitive.y"),
+            "a sensitive-x b ${sensitive.y"
+        );
         assert_eq!(super::fill("plain"), "plain");
     }
 }

@@ -280,8 +280,7 @@ pub(super) fn outcome_response(st: &AppState, outcome: Result<(), Failure>) -> (
         Err(Failure::Upstream(r)) => {
             let shown = String::from_utf8_lossy(&r.body).into_owned();
             let mut resp = Response::new(Body::from(r.body));
-            *resp.status_mut() =
-                StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY);
             if let Some(ct) = r.content_type.and_then(|c| c.parse().ok()) {
                 resp.headers_mut().insert(header::CONTENT_TYPE, ct);
             }
@@ -348,7 +347,17 @@ async fn process(
         body: &bytes,
     };
     let upstream = st.forward.as_ref().map(|f| (f, upstream));
-    store_body(st, &bytes, spec, &key, &source, &ip, entry, upstream.as_ref()).await
+    store_body(
+        st,
+        &bytes,
+        spec,
+        &key,
+        &source,
+        &ip,
+        entry,
+        upstream.as_ref(),
+    )
+    .await
 }
 
 /// With `--forward`: the request goes upstream before anything is stored; only an upstream

@@ -61,7 +61,11 @@ async fn an_upstream_fault_shows_through_and_nothing_is_stored() {
         let a = post(&front, "/v1/batch", Some(&basic("wk_fwd")), BODY).await;
         assert_eq!((a.status, a.body.as_str()), (503, "upstream says no\n"));
     }
-    assert_eq!(count(&front).await, 0, "nothing acknowledged, nothing stored");
+    assert_eq!(
+        count(&front).await,
+        0,
+        "nothing acknowledged, nothing stored"
+    );
     assert_eq!(count(&upstream).await, 0);
     let journal = front.requests().await;
     assert_eq!(journal[0].status, 503);

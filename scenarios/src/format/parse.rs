@@ -120,12 +120,10 @@ pub fn parse_scenario(
                 invalid(format!("look `{name}`: file {} not found", full.display()))
             })?;
             let def: mock_looker::LookDef = from_yaml(&full, &text)?;
-            let value = serde_json::to_value(&def).map_err(|e| {
-                invalid(format!("look `{name}`: {}: {e}", full.display()))
-            })?;
-            mock_looker::Look::from_def(def).map_err(|e| {
-                invalid(format!("look `{name}`: {}: {e}", full.display()))
-            })?;
+            let value = serde_json::to_value(&def)
+                .map_err(|e| invalid(format!("look `{name}`: {}: {e}", full.display())))?;
+            mock_looker::Look::from_def(def)
+                .map_err(|e| invalid(format!("look `{name}`: {}: {e}", full.display())))?;
             look.looker_def = Some(value);
         }
         if let Some(file) = look.file.clone() {

@@ -35,7 +35,9 @@ fn request_body(s: &Session, ex: &Exchange) -> Value {
         return if ex.request.is_empty() {
             Value::Null
         } else {
-            json!(String::from_utf8_lossy(&ex.request[..ex.request.len().min(64 * 1024)]))
+            json!(String::from_utf8_lossy(
+                &ex.request[..ex.request.len().min(64 * 1024)]
+            ))
         };
     };
     let sensitive = ex
@@ -85,8 +87,8 @@ pub fn record_exchange(
             headers.insert(name.into(), json!(v));
         }
     }
-    let answer_value = json_of(answer)
-        .unwrap_or_else(|| json!(String::from_utf8_lossy(answer).into_owned()));
+    let answer_value =
+        json_of(answer).unwrap_or_else(|| json!(String::from_utf8_lossy(answer).into_owned()));
     let mut v = json!({
         "method": ex.method,
         "path": ex.path_and_query,

@@ -331,7 +331,9 @@ pub async fn prepare_execute(
                 }),
             Some(a) => Err(format!(
                 "the attachment is {}, not a json_detail Look",
-                a.get("mimetype").and_then(Value::as_str).unwrap_or("of no mimetype")
+                a.get("mimetype")
+                    .and_then(Value::as_str)
+                    .unwrap_or("of no mimetype")
             )),
             None => Err("the execute carried no attachment and no download URL".into()),
         }
@@ -464,7 +466,10 @@ mod tests {
     #[test]
     fn the_user_agent_gives_the_version() {
         let mut h = HeaderMap::new();
-        h.insert(header::USER_AGENT, "LookerOutgoingWebhook/7.20.0".parse().unwrap());
+        h.insert(
+            header::USER_AGENT,
+            "LookerOutgoingWebhook/7.20.0".parse().unwrap(),
+        );
         assert_eq!(looker_version(&h).as_deref(), Some("7.20.0"));
     }
 }

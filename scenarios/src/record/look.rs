@@ -84,7 +84,9 @@ pub fn format_of(data: &Value) -> Option<&'static str> {
     }
     // json_detail_lite_stream is exactly `{ran_at, fields, data}`; json_detail has the query
     // result's other keys (`status`, `sql`, `id`, …).
-    if o.keys().all(|k| matches!(k.as_str(), "ran_at" | "fields" | "data")) {
+    if o.keys()
+        .all(|k| matches!(k.as_str(), "ran_at" | "fields" | "data"))
+    {
         Some("json_detail_lite_stream")
     } else {
         Some("json_detail")

@@ -30,7 +30,6 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-
 /// The default `--max-body-bytes`: the official hub's `express.json({limit: "250mb"})`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 250 << 20;
 

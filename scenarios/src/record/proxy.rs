@@ -400,7 +400,10 @@ mod tests {
     #[test]
     fn the_token_is_read_from_lookers_header() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, "Token token=\"abc/def\"".parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            "Token token=\"abc/def\"".parse().unwrap(),
+        );
         assert_eq!(looker_token(&h).as_deref(), Some("abc/def"));
     }
 }

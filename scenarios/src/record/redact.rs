@@ -201,8 +201,13 @@ mod tests {
         let mut s = Secrets::default();
         s.add("wk_secret_1");
         s.add("ab");
-        let out = s.scrub(r#"{"k":"wk_secret_1","u":"http://x/cb?code=abc123&x=1","t":"see wk_secret_1"}"#);
-        assert!(!out.contains("wk_secret_1") && !out.contains("abc123"), "{out}");
+        let out = s.scrub(
+            r#"{"k":"wk_secret_1","u":"http://x/cb?code=abc123&x=1","t":"see wk_secret_1"}"#,
+        );
+        assert!(
+            !out.contains("wk_secret_1") && !out.contains("abc123"),
+            "{out}"
+        );
         assert!(out.contains("code=****&x=1"), "{out}");
     }
 
@@ -216,10 +221,19 @@ mod tests {
         ]});
         p.look(&mut def);
         let text = def.to_string();
-        assert!(!text.contains("ada@x.io") && !text.contains("bob@y.org"), "{text}");
-        assert_eq!(def["rows"][0]["users.email"], def["rows"][1]["users.email"]["value"]);
+        assert!(
+            !text.contains("ada@x.io") && !text.contains("bob@y.org"),
+            "{text}"
+        );
+        assert_eq!(
+            def["rows"][0]["users.email"],
+            def["rows"][1]["users.email"]["value"]
+        );
         assert_eq!(def["rows"][0]["users.first_name"]["value"], "Person 1");
-        assert_eq!(def["rows"][0]["users.first_name"]["rendered"], "<b>Person 1</b>");
+        assert_eq!(
+            def["rows"][0]["users.first_name"]["rendered"],
+            "<b>Person 1</b>"
+        );
         assert_eq!(def["rows"][1]["users.first_name"], "Person 1");
         // Elsewhere, a string equal to a name is that name's replacement, and an email the same.
         assert_eq!(p.text("Ada"), "Person 1");

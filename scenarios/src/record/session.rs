@@ -57,7 +57,11 @@ pub struct Session {
 
 impl Session {
     pub fn new(cfg: RecordConfig, proxy_url: String) -> anyhow::Result<Session> {
-        for dir in [cfg.out.clone(), cfg.out.join("looks"), cfg.out.join("exchanges")] {
+        for dir in [
+            cfg.out.clone(),
+            cfg.out.join("looks"),
+            cfg.out.join("exchanges"),
+        ] {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }

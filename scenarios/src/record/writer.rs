@@ -106,7 +106,10 @@ pub fn scenario(rec: &Recorded, mut pii: Option<&mut Pii>) -> Value {
     let mut params = Map::new();
     let mut cell_value = None;
     for (k, v) in data.into_iter().flatten() {
-        let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+        let v = v
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string());
         if k == "value" {
             cell_value = Some(text(&v));
         } else if looker_added(k) {
@@ -135,7 +138,10 @@ pub fn scenario(rec: &Recorded, mut pii: Option<&mut Pii>) -> Value {
         .into_iter()
         .flatten()
         .map(|(k, v)| {
-            let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            let v = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             (k.clone(), json!(text(&v)))
         })
         .collect();
@@ -213,7 +219,11 @@ pub fn scenario(rec: &Recorded, mut pii: Option<&mut Pii>) -> Value {
 
 /// A `raw` step replaying the execute body as recorded, its params as in the `send` step
 /// (placeholders), without the download URL (Looker's was one-time).
-fn raw_step(rec: &Recorded, send: &Map<String, Value>, text: &mut impl FnMut(&str) -> String) -> Value {
+fn raw_step(
+    rec: &Recorded,
+    send: &Map<String, Value>,
+    text: &mut impl FnMut(&str) -> String,
+) -> Value {
     let mut body = rec.body.clone();
     if let Some(data) = body.get_mut("data").and_then(Value::as_object_mut) {
         data.retain(|k, _| !looker_added(k) || k == "value");
@@ -230,7 +240,10 @@ fn raw_step(rec: &Recorded, send: &Map<String, Value>, text: &mut impl FnMut(&st
             }
         }
     }
-    if let Some(plan) = body.get_mut("scheduled_plan").and_then(Value::as_object_mut) {
+    if let Some(plan) = body
+        .get_mut("scheduled_plan")
+        .and_then(Value::as_object_mut)
+    {
         plan.remove("download_url");
     }
     walk_strings(&mut body, text);
@@ -327,7 +340,9 @@ fn events_expect(events: &[Value], text: &mut impl FnMut(&str) -> String) -> Val
 fn description(rec: &Recorded) -> String {
     let mut d = format!(
         "Recorded by `scenarios record`: Looker {} sent action {} ({}",
-        rec.looker_version.as_deref().unwrap_or("(no Looker User-Agent)"),
+        rec.looker_version
+            .as_deref()
+            .unwrap_or("(no Looker User-Agent)"),
         rec.action,
         if rec.download {
             "the Look by download URL"
@@ -357,7 +372,9 @@ fn description(rec: &Recorded) -> String {
         _ => {}
     }
     if rec.events.is_none() {
-        d.push_str(" Data-plane traffic was not recorded (no --dataplane-via), so no event expectations.");
+        d.push_str(
+            " Data-plane traffic was not recorded (no --dataplane-via), so no event expectations.",
+        );
     }
     d
 }
@@ -378,7 +395,9 @@ mod tests {
             look: Ok(("looks/001_rudder_track.json".into(), "json_detail")),
             status: Some(200),
             answer: b"\n{\"looker\":{\"success\":true,\"message\":\"sent for w1\"}}".to_vec(),
-            events: Some(vec![json!({"type": "track", "userId": "ada@x.io", "event": "Signed Up"})]),
+            events: Some(vec![
+                json!({"type": "track", "userId": "ada@x.io", "event": "Signed Up"}),
+            ]),
             ..Default::default()
         }
     }
@@ -394,7 +413,10 @@ mod tests {
         assert_eq!(send["expect"]["message"], "sent for ${send.webhook_id}");
         assert_eq!(send["expect"]["success"], true);
         assert_eq!(v["expect"]["total_events"], 1);
-        assert_eq!(v["expect"]["events"][0]["items"][0]["anonymousId"], json!({"match": "absent"}));
+        assert_eq!(
+            v["expect"]["events"][0]["items"][0]["anonymousId"],
+            json!({"match": "absent"})
+        );
         assert!(!v.to_string().contains("wk_real_key"));
     }
 
@@ -403,7 +425,10 @@ mod tests {
         let mut pii = Pii::default();
         let replaced = pii.text("ada@x.io");
         let v = scenario(&recorded(), Some(&mut pii));
-        assert_eq!(v["expect"]["events"][0]["items"][0]["userId"], json!(replaced));
+        assert_eq!(
+            v["expect"]["events"][0]["items"][0]["userId"],
+            json!(replaced)
+        );
     }
 
     #[test]

@@ -15,11 +15,14 @@ const WRITE_KEY: &str = "wk_customer_secret_0042";
 const LOOKER_TOKEN: &str = "looker-side-token-7f3a";
 const LOOK1_EMAILS: [&str; 3] = ["ada@example.com", "grace@example.com", "linus@example.com"];
 
+/// The HTTP status and body of a hub's answer, as the mock Looker read them.
+type Answer = (Option<u16>, Option<Value>);
+
 struct Recording {
     dir: tempfile::TempDir,
     hub_token: String,
-    /// (through the proxy, straight to the hub) answer bodies and statuses, per send.
-    answers: Vec<((Option<u16>, Option<Value>), (Option<u16>, Option<Value>))>,
+    /// (through the proxy, straight to the hub) answer status and body, per send.
+    answers: Vec<(Answer, Answer)>,
     url_fetches: u32,
 }
 
@@ -57,17 +60,24 @@ async fn record(redact_pii: bool) -> Recording {
         .register_hub(&hub.url(), HubOptions::default().token(hub.token()))
         .await
         .unwrap();
-    assert!(via_proxy.fetch_error.is_none(), "{:?}", via_proxy.fetch_error);
+    assert!(
+        via_proxy.fetch_error.is_none(),
+        "{:?}",
+        via_proxy.fetch_error
+    );
     // The list through the proxy is the hub's, but for the URLs Looker is to call.
-    let list = |h: &mock_looker::Hub| -> Vec<Value> { h.actions.iter().map(|a| a.raw.clone()).collect() };
+    let list =
+        |h: &mock_looker::Hub| -> Vec<Value> { h.actions.iter().map(|a| a.raw.clone()).collect() };
     let proxied_list = serde_json::to_string(&list(&via_proxy))
         .unwrap()
         .replace(proxy.url(), &hub.url());
     assert_eq!(proxied_list, serde_json::to_string(&list(&direct)).unwrap());
-    assert!(via_proxy.actions.iter().all(|a| a.raw["url"]
-        .as_str()
-        .unwrap()
-        .starts_with(proxy.url())));
+    assert!(
+        via_proxy
+            .actions
+            .iter()
+            .all(|a| a.raw["url"].as_str().unwrap().starts_with(proxy.url()))
+    );
 
     let look = looker.look(mock_looker::demo::USERS).unwrap();
     let server_url = format!("{}/v1/batch", upstream.url());
@@ -134,7 +144,13 @@ fn all_text(dir: &Path) -> String {
 /// Replays every scenario under `dir` against fresh in-process servers; their total events.
 async fn replay(dir: &Path) -> Vec<usize> {
     let loaded = scenarios::load::load_paths(&[dir.to_path_buf()]).unwrap_or_else(|e| {
-        panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     });
     assert_eq!(loaded.len(), 2, "one scenario per execute");
     let launcher = Arc::new(Wiring::new(WiringConfig::default()));
@@ -181,14 +197,22 @@ async fn a_recording_passes_answers_through_and_replays_green_without_secrets() 
         ]
     );
     let track = std::fs::read_to_string(dir.join("002_rudder_track.yaml")).unwrap();
-    for want in ["download: url", "event: Signed Up", "fetch_form:", "${dataplane.write_key}"] {
+    for want in [
+        "download: url",
+        "event: Signed Up",
+        "fetch_form:",
+        "${dataplane.write_key}",
+    ] {
         assert!(track.contains(want), "{want} missing in\n{track}");
     }
     let text = all_text(dir);
     for secret in [WRITE_KEY, LOOKER_TOKEN, rec.hub_token.as_str()] {
         assert!(!text.contains(secret), "a secret reached a file");
     }
-    assert!(text.contains("ada@example.com"), "without --redact-pii the Look is as sent");
+    assert!(
+        text.contains("ada@example.com"),
+        "without --redact-pii the Look is as sent"
+    );
     let totals = total_events(dir);
     assert!(totals.iter().all(|n| *n > 0), "{totals:?}");
     let replayed = replay(dir).await;
@@ -206,12 +230,115 @@ async fn redacted_recordings_hold_no_email_and_replay_to_the_same_events() {
     for email in LOOK1_EMAILS {
         assert!(!text.contains(email), "{email} in a redacted recording");
     }
-    assert!(!text.contains("\"Grace\""), "a first name in a redacted recording");
+    assert!(
+        !text.contains("\"Grace\""),
+        "a first name in a redacted recording"
+    );
     assert!(text.contains("person1@example.com"));
-    assert_eq!(total_events(redacted.dir.path()), total_events(plain.dir.path()));
+    assert_eq!(
+        total_events(redacted.dir.path()),
+        total_events(plain.dir.path())
+    );
     let replayed = replay(redacted.dir.path()).await;
     assert_eq!(
         replayed.iter().map(|n| *n as u64).collect::<Vec<_>>(),
         total_events(plain.dir.path())
     );
+}
+
+/// The `Authorization` header a fake hub received.
+type Seen = Arc<std::sync::Mutex<Option<String>>>;
+
+/// A hub that answers an execute with a keep-alive newline at once and the JSON only when
+/// told, and remembers the `Authorization` it got.
+async fn slow_hub() -> (serving::Background, tokio::sync::mpsc::Sender<()>, Seen) {
+    use axum::body::Body;
+    use axum::http::HeaderMap;
+    let (tx, rx) = tokio::sync::mpsc::channel::<()>(1);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let seen2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/actions/{id}/execute",
+        axum::routing::post(move |headers: HeaderMap| {
+            let rx = rx.clone();
+            *seen2.lock().unwrap() = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned());
+            async move {
+                let chunks = futures::stream::unfold(0, move |i| {
+                    let rx = rx.clone();
+                    async move {
+                        match i {
+                            0 => Some((Ok::<_, std::io::Error>("\n".to_owned()), 1)),
+                            1 => {
+                                rx.lock().await.recv().await;
+                                Some((
+                                    Ok(r#"{"looker":{"success":true,"message":"late"}}"#
+                                        .to_owned()),
+                                    2,
+                                ))
+                            }
+                            _ => None,
+                        }
+                    }
+                });
+                Body::from_stream(chunks)
+            }
+        }),
+    );
+    let bg = serving::Binding::loopback()
+        .await
+        .unwrap()
+        .spawn("slow hub", move |l, stop| {
+            serving::serve(l, app, serving::Limits::default(), "slow hub", stop)
+        });
+    (bg, tx, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_stream_through_with_their_keepalive_newlines_and_lookers_token() {
+    let (hub, release, seen) = slow_hub().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RecordConfig::new(hub.url(), dir.path());
+    let proxy = serving::Binding::loopback()
+        .await
+        .unwrap()
+        .spawn("scenarios record", move |l, stop| {
+            scenarios::record::run(l, cfg, stop)
+        });
+    let body = serde_json::json!({"type": "query", "data": {},
+        "attachment": {"mimetype": "text/csv", "extension": "csv", "data": "a,b\n1,2"}});
+    let mut resp = reqwest::Client::new()
+        .post(format!("{}/actions/csv_sink/execute", proxy.url()))
+        .header("Authorization", format!("Token token=\"{LOOKER_TOKEN}\""))
+        .header("User-Agent", "LookerOutgoingWebhook/7.20.0")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    // The newline arrives while the hub is still working.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), resp.chunk())
+        .await
+        .expect("the keep-alive newline is passed on before the answer is complete")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first[..], b"\n");
+    release.send(()).await.unwrap();
+    let rest = resp.text().await.unwrap();
+    assert_eq!(rest, r#"{"looker":{"success":true,"message":"late"}}"#);
+    // Without --hub-token, Looker's token goes on to the hub.
+    assert_eq!(
+        seen.lock().unwrap().as_deref(),
+        Some(format!("Token token=\"{LOOKER_TOKEN}\"").as_str())
+    );
+    proxy.shutdown().await.unwrap();
+    // A csv Look is no Look file: the scenario replays the body with a raw step.
+    let scenario = std::fs::read_to_string(dir.path().join("001_csv_sink.yaml")).unwrap();
+    assert!(
+        scenario.contains("raw:") && scenario.contains("a,b"),
+        "{scenario}"
+    );
+    assert!(!all_text(dir.path()).contains(LOOKER_TOKEN));
+    scenarios::load::load_paths(&[dir.path().to_path_buf()]).expect("the scenario loads");
 }

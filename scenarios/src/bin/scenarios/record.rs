@@ -44,10 +44,7 @@ pub async fn record(args: RecordArgs) -> u8 {
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
-                "error: cannot listen on {} (--listen): {e}",
-                args.listen
-            );
+            eprintln!("error: cannot listen on {} (--listen): {e}", args.listen);
             return scenarios::report::EXIT_HARNESS;
         }
     };
