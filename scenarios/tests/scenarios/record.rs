@@ -220,6 +220,11 @@ async fn a_recording_passes_answers_through_and_replays_green_without_secrets() 
         replayed.iter().map(|n| *n as u64).collect::<Vec<_>>(),
         totals
     );
+    // And through the command line, as the README says.
+    let o = crate::helpers::run(&["run", "-j", "1", &dir.display().to_string()], dir);
+    let out = crate::helpers::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("2 scenarios: 2 passed"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
