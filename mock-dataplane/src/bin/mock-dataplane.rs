@@ -114,7 +114,6 @@ async fn main() -> anyhow::Result<()> {
             "--forward {url:?}: give the data plane's http(s) root URL, without a query"
         );
         config.forward = Some(url.trim_end_matches('/').to_owned());
-        println!("forwarding accepted requests to {url}");
     }
     for origin in &cli.cors_origins {
         config.allow_cors_origin(origin)?;
@@ -150,6 +149,9 @@ async fn main() -> anyhow::Result<()> {
     match &config.storage {
         Storage::InMemory => println!("storage: in memory"),
         Storage::Sqlite(dir) => println!("storage: SQLite in {}", dir.display()),
+    }
+    if let Some(url) = &config.forward {
+        println!("forwarding each accepted request to {url} first (--forward)");
     }
     // Keys given on the command line or in a sources file are not echoed (write keys are
     // never logged); the generated demo key is printed, as nothing else tells it.
