@@ -347,3 +347,63 @@ async fn answers_stream_through_with_their_keepalive_newlines_and_lookers_token(
     assert!(!all_text(dir.path()).contains(LOOKER_TOKEN));
     scenarios::load::load_paths(&[dir.path().to_path_buf()]).expect("the scenario loads");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_command_proxies_until_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let hub = hub::Hub::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scenarios"))
+        .args([
+            "record",
+            "--hub-url",
+            &hub.url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+        ])
+        .arg(dir.path())
+        .env("SCENARIOS_RECORD_HUB_TOKEN", hub.token())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    // Looker's token is the proxy's business: the hub gets its own from the environment.
+    let list = reqwest::Client::new()
+        .post(format!("{url}/"))
+        .header("Authorization", "Token token=\"whatever-looker-has\"")
+        .header("User-Agent", "LookerOutgoingWebhook/7.20.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    let list: Value = list.json().await.unwrap();
+    assert!(
+        list["integrations"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&url)
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("replay with")), "{rest:?}");
+    let text = all_text(dir.path());
+    assert!(
+        text.contains("rudder_event"),
+        "the list exchange was written"
+    );
+    assert!(!text.contains(&hub.token()) && !text.contains("whatever-looker-has"));
+}
