@@ -16,6 +16,18 @@ use super::proxy::{Route, json_of, without_url};
 use super::session::{Download, Session};
 use super::writer::{Recorded, scenario, stem};
 
+/// The largest Look a recording keeps as a Look file: parsed, a Look takes several times its
+/// size in memory. A larger one is still passed to the hub whole; its scenario says why it has
+/// no Look.
+const LOOK_CAP: usize = 64 << 20;
+
+fn too_large(size: usize) -> String {
+    format!(
+        "the Look is {size} bytes, more than the {} MiB a recording keeps as a Look file",
+        LOOK_CAP >> 20
+    )
+}
+
 /// `data` keys Looker adds itself whose values are credentials (OAuth state, state URL).
 fn lookers_secret(key: &str) -> bool {
     key.starts_with("state_")
@@ -212,7 +224,7 @@ pub fn learn_and_rewrite(s: &Session, route: &Route, body: &[u8]) -> Vec<u8> {
 
 /// Fetches Looker's one-time download URL into the session's scratch directory and registers
 /// a one-time URL of the proxy serving it; the proxy URL and the document (when it is JSON).
-async fn fetch_download(s: &Session, url: &str) -> anyhow::Result<(String, Option<Value>)> {
+async fn fetch_download(s: &Session, url: &str) -> anyhow::Result<(String, Result<Value, String>)> {
     let token = uuid_like();
     let path = s.scratch.path().join(&token);
     let mut resp = s
@@ -244,11 +256,13 @@ async fn fetch_download(s: &Session, url: &str) -> anyhow::Result<(String, Optio
     }
     file.flush().await?;
     drop(file);
-    let doc = if status == 200 {
-        let bytes = tokio::fs::read(&path).await?;
-        json_of(&bytes)
+    let doc = if status != 200 {
+        Err(format!("Looker's download URL answered {status}"))
+    } else if size > LOOK_CAP {
+        Err(too_large(size))
     } else {
-        None
+        let bytes = tokio::fs::read(&path).await?;
+        json_of(&bytes).ok_or_else(|| "the download URL did not answer a JSON document".into())
     };
     s.lock().downloads.insert(
         token.clone(),
@@ -315,7 +329,7 @@ pub async fn prepare_execute(
                     url,
                     &proxied,
                 ));
-                doc.ok_or_else(|| "the download URL did not answer a JSON document".into())
+                doc
             }
             // The hub gets Looker's own URL, still unused.
             Err(e) => Err(format!("{e:#}")),
@@ -326,6 +340,13 @@ pub async fn prepare_execute(
                 .get("data")
                 .and_then(Value::as_str)
                 .ok_or_else(|| "attachment.data is not a string".to_owned())
+                .and_then(|d| {
+                    if d.len() > LOOK_CAP {
+                        Err(too_large(d.len()))
+                    } else {
+                        Ok(d)
+                    }
+                })
                 .and_then(|d| {
                     serde_json::from_str(d).map_err(|e| format!("attachment.data is not JSON: {e}"))
                 }),

@@ -165,6 +165,8 @@ impl Pii {
         for row in rows.iter_mut() {
             self.value(row);
         }
+        // Emails in filters, the SQL, titles.
+        self.value(def);
     }
 
     fn name_cell(&mut self, cell: &mut Value) {
