@@ -407,3 +407,87 @@ async fn the_record_command_proxies_until_sigterm() {
     );
     assert!(!text.contains(&hub.token()) && !text.contains("whatever-looker-has"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_download_url_is_fetched_once_and_served_to_the_hub_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // "Looker": one download URL serving a json_detail_lite_stream Look, counting fetches.
+    let doc = r#"{"ran_at":"2024-05-01T12:00:00+00:00","fields":{"dimensions":[{"name":"users.id","tags":["user_id"]}],"measures":[],"table_calculations":[],"pivots":[]},"data":[{"users.id":{"value":"u1"}}]}"#;
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counted = fetches.clone();
+    let looker_app = axum::Router::new().route(
+        "/downloads/{token}",
+        axum::routing::get(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { ([("content-type", "application/json")], doc) }
+        }),
+    );
+    let looker = serving::Binding::loopback()
+        .await
+        .unwrap()
+        .spawn("looker", move |l, stop| {
+            serving::serve(l, looker_app, serving::Limits::default(), "looker", stop)
+        });
+    // A hub that fetches the URL it is given twice and says what it got.
+    let hub_app = axum::Router::new().route(
+        "/actions/{id}/execute",
+        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+            let url = body["scheduled_plan"]["download_url"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let c = reqwest::Client::new();
+            let first = c.get(&url).send().await.unwrap();
+            let s1 = first.status().as_u16();
+            let text = first.text().await.unwrap();
+            let s2 = c.get(&url).send().await.unwrap().status().as_u16();
+            let msg = format!("{s1} {s2} {}", text.len());
+            axum::Json(serde_json::json!({"looker": {"success": true, "message": msg}}))
+        }),
+    );
+    let hub = serving::Binding::loopback()
+        .await
+        .unwrap()
+        .spawn("hub", move |l, stop| {
+            serving::serve(l, hub_app, serving::Limits::default(), "hub", stop)
+        });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RecordConfig::new(hub.url(), dir.path());
+    let proxy = serving::Binding::loopback()
+        .await
+        .unwrap()
+        .spawn("scenarios record", move |l, stop| {
+            scenarios::record::run(l, cfg, stop)
+        });
+    let looker_url = format!("{}/downloads/0123456789abcdef", looker.url());
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/actions/any/execute", proxy.url()))
+        .header("User-Agent", "LookerOutgoingWebhook/7.20.0")
+        .json(&serde_json::json!({"type": "query", "data": {},
+            "scheduled_plan": {"title": "T", "download_url": looker_url}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The hub's first fetch got the Look, the second a 404, as from Looker's one-time URL.
+    assert_eq!(
+        answer["looker"]["message"],
+        format!("200 404 {}", doc.len())
+    );
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "Looker's URL fetched once"
+    );
+    proxy.shutdown().await.unwrap();
+    let look = std::fs::read_to_string(dir.path().join("looks/001_any.json")).unwrap();
+    assert!(look.contains("\"u1\""), "{look}");
+    let scenario = std::fs::read_to_string(dir.path().join("001_any.yaml")).unwrap();
+    assert!(scenario.contains("download: url"), "{scenario}");
+    assert!(
+        !all_text(dir.path()).contains("0123456789abcdef"),
+        "the one-time URL is masked"
+    );
+}
