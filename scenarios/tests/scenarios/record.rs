@@ -21,6 +21,8 @@ type Answer = (Option<u16>, Option<Value>);
 struct Recording {
     dir: tempfile::TempDir,
     hub_token: String,
+    /// The hub that was recorded, still running (a replay can target it with --hub-url).
+    hub: hub::Hub,
     /// (through the proxy, straight to the hub) answer status and body, per send.
     answers: Vec<(Answer, Answer)>,
     url_fetches: u32,
@@ -114,6 +116,7 @@ async fn record(redact_pii: bool) -> Recording {
     Recording {
         dir,
         hub_token: hub.token(),
+        hub,
         answers,
         url_fetches,
     }
@@ -141,8 +144,13 @@ fn all_text(dir: &Path) -> String {
         .join("\n")
 }
 
-/// Replays every scenario under `dir` against fresh in-process servers; their total events.
+/// Replays every scenario under `dir` against fresh in-process servers (or the hub of
+/// `config`); their total events.
 async fn replay(dir: &Path) -> Vec<usize> {
+    replay_with(dir, WiringConfig::default()).await
+}
+
+async fn replay_with(dir: &Path, config: WiringConfig) -> Vec<usize> {
     let loaded = scenarios::load::load_paths(&[dir.to_path_buf()]).unwrap_or_else(|e| {
         panic!(
             "{}",
@@ -153,8 +161,15 @@ async fn replay(dir: &Path) -> Vec<usize> {
         )
     });
     assert_eq!(loaded.len(), 2, "one scenario per execute");
-    let launcher = Arc::new(Wiring::new(WiringConfig::default()));
-    let reports = scenarios::runner::run_all(launcher, loaded, 2, false, |_| {}).await;
+    let external = config.hub_url.is_some();
+    let launcher = Arc::new(Wiring::new(config));
+    let reports = scenarios::runner::run_all(launcher, loaded, 2, external, |_| {}).await;
+    assert!(
+        reports
+            .iter()
+            .all(|r| !matches!(r.status, scenarios::Status::Skipped { .. })),
+        "a recorded scenario runs against any hub"
+    );
     assert!(
         reports.iter().all(|r| r.ok()),
         "{}",
@@ -220,6 +235,17 @@ async fn a_recording_passes_answers_through_and_replays_green_without_secrets() 
         replayed.iter().map(|n| *n as u64).collect::<Vec<_>>(),
         totals
     );
+    // Against the recorded hub itself, as an external hub (`--hub-url`).
+    let external = replay_with(
+        dir,
+        WiringConfig {
+            hub_url: Some(rec.hub.url()),
+            hub_token: Some(rec.hub_token.clone()),
+            ..WiringConfig::default()
+        },
+    )
+    .await;
+    assert_eq!(external, replayed);
     // And through the command line, as the README says.
     let o = crate::helpers::run(&["run", "-j", "1", &dir.display().to_string()], dir);
     let out = crate::helpers::text(&o);
