@@ -126,6 +126,9 @@ pub struct Config {
     /// the 720 s and bounds header reads at 30 s (see [`serving::Limits`]). Each connection
     /// uses two descriptors here (the spare one connection faults write through).
     pub limits: serving::Limits,
+    /// `--forward URL`: send each accepted request to this data plane first, store only what
+    /// it acknowledges and pass on its other answers (see the crate README).
+    pub forward: Option<String>,
 }
 
 impl Default for Config {
@@ -142,6 +145,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             stream_stall_timeout: DEFAULT_STREAM_STALL_TIMEOUT,
             limits: serving::Limits::default().fit_descriptors(2),
+            forward: None,
         }
     }
 }

@@ -98,6 +98,13 @@ impl MockDataplaneBuilder {
         self
     }
 
+    /// Forward each accepted request to this data plane first (`--forward`): only what it
+    /// acknowledges is stored and acknowledged; its other answers reach the client as they are.
+    pub fn forward(mut self, upstream_url: impl Into<String>) -> Self {
+        self.config.forward = Some(upstream_url.into());
+        self
+    }
+
     /// The HTTP write timeout (default 10 s, the gateway's): a later answer is never sent.
     pub fn write_timeout(mut self, d: Duration) -> Self {
         self.config.write_timeout = d;

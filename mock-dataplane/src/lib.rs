@@ -38,6 +38,7 @@ mod conn;
 mod cors;
 mod expect;
 mod faults;
+mod forward;
 mod gateway;
 mod gjson;
 mod handle;

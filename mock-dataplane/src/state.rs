@@ -30,6 +30,8 @@ pub(crate) struct AppState {
     /// Bodies beyond this are refused while reading (413) so a gzip bomb or a huge upload cannot
     /// exhaust memory; below it the gateway's real check order applies.
     pub read_cap: usize,
+    /// `--forward`: the upstream data plane each accepted request goes to first.
+    pub forward: Option<crate::forward::Forwarder>,
 }
 
 impl AppState {
@@ -43,6 +45,10 @@ impl AppState {
             faults.add(rule.clone())?;
         }
         let read_cap = config.max_request_bytes.saturating_mul(4).max(16 << 20);
+        let forward = config
+            .forward
+            .as_deref()
+            .map(crate::forward::Forwarder::new);
         let redactor = Redactor::new(config.sources.iter().map(|s| s.source.write_key.as_str()));
         Ok(Arc::new(AppState {
             config,
@@ -53,6 +59,7 @@ impl AppState {
             redactor,
             in_flight: AtomicUsize::new(0),
             read_cap,
+            forward,
         }))
     }
 

@@ -53,7 +53,7 @@ impl Ctx {
         for (k, v) in &self.vars {
             out = out.replace(k, v);
         }
-        out
+        crate::sensitive::fill(&out)
     }
 
     /// Substitute placeholders in every string of a JSON value (keys too).

@@ -11,6 +11,8 @@
 //!   `ctx` the placeholders both substitute.
 //! - [`outcome`]: what a run produces (status, failures, record), which [`report`] prints.
 //! - [`report`]: summary table, failure details, JUnit XML, exit codes.
+//! - [`record`]: `scenarios record`, the proxy that turns a real exchange between Looker and a
+//!   hub into scenario files.
 //!
 //! The command line (`scenarios run`, `list`) and the demo (`scenarios up`) are the binary's
 //! (`src/bin/scenarios/`). The wiring stays in the library because the e2e snapshot tests run
@@ -41,8 +43,10 @@ pub mod harness;
 pub mod load;
 pub mod matcher;
 pub mod outcome;
+pub mod record;
 pub mod report;
 pub mod runner;
+mod sensitive;
 mod steps;
 pub mod wiring;
 

@@ -76,6 +76,13 @@ struct Cli {
     #[arg(long, value_name = "MS", default_value_t = mock_dataplane::DEFAULT_STREAM_STALL_TIMEOUT.as_millis() as u64)]
     stream_stall_timeout_ms: u64,
 
+    /// Forward each accepted request to this data plane (e.g. https://hosted.rudderlabs.com)
+    /// before storing it: only what it acknowledges (2xx) is stored and acknowledged; any other
+    /// answer, or 502/504 when it cannot be reached, is passed to the client. Configure the
+    /// write keys it knows with --write-key too (the mock checks them first).
+    #[arg(long, value_name = "URL")]
+    forward: Option<String>,
+
     #[command(flatten)]
     limits: serving::LimitArgs,
 }
@@ -99,6 +106,15 @@ async fn main() -> anyhow::Result<()> {
     config.stream_stall_timeout = std::time::Duration::from_millis(cli.stream_stall_timeout_ms);
     // Two descriptors per connection: the spare one connection faults write through.
     config.limits = cli.limits.limits(2);
+    if let Some(url) = &cli.forward {
+        let parsed = url::Url::parse(url)
+            .with_context(|| format!("--forward {url:?} is not a URL like http://host:port"))?;
+        anyhow::ensure!(
+            matches!(parsed.scheme(), "http" | "https") && parsed.query().is_none(),
+            "--forward {url:?}: give the data plane's http(s) root URL, without a query"
+        );
+        config.forward = Some(url.trim_end_matches('/').to_owned());
+    }
     for origin in &cli.cors_origins {
         config.allow_cors_origin(origin)?;
     }
@@ -133,6 +149,9 @@ async fn main() -> anyhow::Result<()> {
     match &config.storage {
         Storage::InMemory => println!("storage: in memory"),
         Storage::Sqlite(dir) => println!("storage: SQLite in {}", dir.display()),
+    }
+    if let Some(url) = &config.forward {
+        println!("forwarding each accepted request to {url} first (--forward)");
     }
     // Keys given on the command line or in a sources file are not echoed (write keys are
     // never logged); the generated demo key is printed, as nothing else tells it.

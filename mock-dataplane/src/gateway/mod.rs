@@ -277,6 +277,15 @@ pub(super) fn outcome_response(st: &AppState, outcome: Result<(), Failure>) -> (
             go_error(StatusCode::INTERNAL_SERVER_ERROR, &text),
             format!("{text}\n"),
         ),
+        Err(Failure::Upstream(r)) => {
+            let shown = String::from_utf8_lossy(&r.body).into_owned();
+            let mut resp = Response::new(Body::from(r.body));
+            *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            if let Some(ct) = r.content_type.and_then(|c| c.parse().ok()) {
+                resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            (resp, shown)
+        }
     }
 }
 
@@ -285,6 +294,8 @@ pub(super) enum Failure {
     /// 500 with this text, as the gateway answers any message it has no status for: a
     /// storage error's raw text, or the joined texts of several refused import groups.
     Internal(String),
+    /// With `--forward`: the upstream's answer when it was not an acknowledgement.
+    Upstream(crate::forward::Refusal),
 }
 
 impl From<Reject> for Failure {
@@ -325,7 +336,52 @@ async fn process(
             .and_then(|v| v.to_str().ok()),
         &ctl.peer.ip().to_string(),
     );
-    store_body(st, &bytes, spec, &key, &source, &ip, entry).await
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let upstream = crate::forward::Upstream {
+        path_and_query,
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    let upstream = st.forward.as_ref().map(|f| (f, upstream));
+    store_body(
+        st,
+        &bytes,
+        spec,
+        &key,
+        &source,
+        &ip,
+        entry,
+        upstream.as_ref(),
+    )
+    .await
+}
+
+/// With `--forward`: the request goes upstream before anything is stored; only an upstream
+/// acknowledgement lets the caller commit (see [`crate::forward`]).
+type Relay<'a> = (&'a crate::forward::Forwarder, crate::forward::Upstream<'a>);
+
+async fn relay(
+    st: &AppState,
+    upstream: Option<&Relay<'_>>,
+    entry: &mut JournalEntry,
+) -> Result<(), Failure> {
+    let Some((forwarder, up)) = upstream else {
+        return Ok(());
+    };
+    match forwarder.relay(up, st.config.write_timeout).await {
+        Ok(status) => {
+            entry.detail = Some(format!("upstream acknowledged ({status})"));
+            Ok(())
+        }
+        Err(refusal) => {
+            entry.detail = Some(refusal.detail.clone());
+            Err(Failure::Upstream(refusal))
+        }
+    }
 }
 
 pub(super) fn authorize(
@@ -348,6 +404,7 @@ pub(super) fn authorize(
     Ok(source.clone())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn store_body(
     st: &AppState,
     bytes: &[u8],
@@ -356,6 +413,7 @@ pub(super) async fn store_body(
     source: &SourceEntry,
     ip: &str,
     entry: &mut JournalEntry,
+    upstream: Option<&Relay<'_>>,
 ) -> Result<(), Failure> {
     let received_at = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
@@ -365,7 +423,7 @@ pub(super) async fn store_body(
         request_ip: ip,
     };
     if spec.split_by_user {
-        return store_import(st, bytes, key, source, &ctx, entry).await;
+        return store_import(st, bytes, key, source, &ctx, entry, upstream).await;
     }
     let mut prepared = ingest::prepare(bytes, spec.kind, &ctx).map_err(|r| {
         entry.detail = Some(r.detail);
@@ -378,6 +436,7 @@ pub(super) async fn store_body(
         reason
     })?;
     let n = prepared.events.len();
+    relay(st, upstream, entry).await?;
     append(st, source, key, prepared.events, entry).await?;
     entry.event_count = n;
     Ok(())
@@ -466,6 +525,7 @@ async fn store_import(
     source: &SourceEntry,
     ctx: &EnrichCtx<'_>,
     entry: &mut JournalEntry,
+    upstream: Option<&Relay<'_>>,
 ) -> Result<(), Failure> {
     let groups = crate::import::split_by_user(bytes).map_err(|r| {
         entry.detail = Some(r.detail);
@@ -484,6 +544,7 @@ async fn store_import(
     }
     let n = accepted.len();
     if n > 0 {
+        relay(st, upstream, entry).await?;
         append(st, source, key, accepted, entry).await?;
     }
     entry.event_count = n;

@@ -85,7 +85,7 @@ pub(crate) async fn pixel(
             query_key: true,
             split_by_user: false,
         };
-        store_body(&st, &body, spec, &key, &source, &ip, &mut entry).await
+        store_body(&st, &body, spec, &key, &source, &ip, &mut entry, None).await
     }
     .await;
     if let Err(Failure::Reject(r)) = &outcome {

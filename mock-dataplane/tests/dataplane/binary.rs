@@ -126,3 +126,73 @@ async fn without_keys_a_demo_key_is_created_and_kept_in_the_data_dir() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn forward_flag_passes_an_upstream_fault_through() {
+    init();
+    let upstream = mock_dataplane::MockDataplane::builder()
+        .write_key("fwd-key")
+        .start()
+        .await
+        .unwrap();
+    let rule: mock_dataplane::FaultRule = serde_json::from_value(
+        serde_json::json!({"path": "/v1/batch", "times": 1, "action": {"status": 500, "body": "boom\n"}}),
+    )
+    .unwrap();
+    upstream.add_fault(rule).await.unwrap();
+    let (mut child, url, printed) = spawn(&[
+        "--in-memory",
+        "--write-key",
+        "fwd-key",
+        "--forward",
+        &upstream.url(),
+    ]);
+    assert!(printed[2].contains("forwarding"), "{printed:?}");
+    let post = || {
+        client()
+            .post(format!("{url}/v1/batch"))
+            .header("authorization", basic("fwd-key"))
+            .body(r#"{"batch":[{"type":"track","userId":"u","event":"E"}]}"#)
+            .send()
+    };
+    let r = post().await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (500, "boom\n".into())
+    );
+    let r = post().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let front = mock_dataplane::Client::new(&url).unwrap();
+    let stored = front
+        .events(&mock_dataplane::EventFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "only the acknowledged request is stored");
+    assert_eq!(
+        upstream
+            .events(mock_dataplane::EventFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn forward_flag_refuses_what_is_not_a_url() {
+    let o = Command::new(env!("CARGO_BIN_EXE_mock-dataplane"))
+        .args([
+            "--port",
+            "0",
+            "--in-memory",
+            "--forward",
+            "dataplane:8080/x?y=1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--forward"), "{err}");
+}

@@ -10,6 +10,7 @@ mod connections;
 mod control_api_access;
 mod durability;
 mod faults;
+mod forward;
 mod fuzz;
 mod gateway;
 mod handle;

@@ -258,6 +258,14 @@ pub struct LookSpec {
     /// Generate the rows instead.
     #[serde(default)]
     pub generate: Option<GeneratedSpec>,
+    /// A mock Looker Look file instead (the `mock-looker --looks` format, JSON or YAML, relative
+    /// to the scenario): what `scenarios record` writes, with every field's metadata as Looker
+    /// sent it.
+    #[serde(default)]
+    pub looker_file: Option<PathBuf>,
+    /// The Look definition read from `looker_file` (filled by the loader).
+    #[serde(skip)]
+    pub looker_def: Option<Value>,
     /// Title.
     #[serde(default)]
     pub title: Option<String>,

@@ -104,14 +104,27 @@ pub fn parse_scenario(
             look.file.is_some(),
             look.generate.is_some(),
             look.fields.is_some(),
+            look.looker_file.is_some(),
         ]
         .iter()
         .filter(|b| **b)
         .count();
         if sources != 1 {
             return Err(invalid(format!(
-                "look `{name}`: give exactly one of `file`, `generate` or `fields` (inline), found {sources}"
+                "look `{name}`: give exactly one of `file`, `looker_file`, `generate` or `fields` (inline), found {sources}"
             )));
+        }
+        if let Some(file) = look.looker_file.clone() {
+            let full = path.parent().unwrap_or(Path::new("")).join(&file);
+            let text = read(&full).ok_or_else(|| {
+                invalid(format!("look `{name}`: file {} not found", full.display()))
+            })?;
+            let def: mock_looker::LookDef = from_yaml(&full, &text)?;
+            let value = serde_json::to_value(&def)
+                .map_err(|e| invalid(format!("look `{name}`: {}: {e}", full.display())))?;
+            mock_looker::Look::from_def(def)
+                .map_err(|e| invalid(format!("look `{name}`: {}: {e}", full.display())))?;
+            look.looker_def = Some(value);
         }
         if let Some(file) = look.file.clone() {
             let dir = path.parent().unwrap_or(Path::new(""));

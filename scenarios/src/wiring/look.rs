@@ -7,6 +7,11 @@ use crate::format::{FieldSpec, LookSpec};
 
 /// Convert a scenario Look into the mock Looker's Look.
 pub fn to_look(spec: &LookSpec) -> anyhow::Result<mock_looker::Look> {
+    if let Some(def) = &spec.looker_def {
+        let def: mock_looker::LookDef = serde_json::from_value(def.clone())
+            .context("reading the mock Looker Look of `looker_file`")?;
+        return Ok(mock_looker::Look::from_def(def)?);
+    }
     let fields = |list: &[FieldSpec]| -> Vec<Value> {
         list.iter()
             .map(|f| {

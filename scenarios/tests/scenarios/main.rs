@@ -3,6 +3,7 @@
 
 mod fuzz_load;
 mod helpers;
+mod record;
 
 use helpers::{arg, identify_scenario, run, scenario_dir, text};
 

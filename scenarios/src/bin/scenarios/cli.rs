@@ -32,6 +32,10 @@ pub enum Command {
     /// The demo: hub, data plane and Looker on fixed loopback ports, demo Looks sent through
     /// each action, then serve until Ctrl-C.
     Up(crate::demo::UpArgs),
+    /// A recording proxy between Looker and a hub: every exchange passed on and written down,
+    /// every execute turned into a scenario (NNN_<action>.yaml) that `scenarios run DIR`
+    /// replays.
+    Record(crate::record::RecordArgs),
 }
 
 /// `scenarios run`.
@@ -178,6 +182,7 @@ pub async fn main(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(a) => run(a).await,
         Command::List(a) => list(a),
+        Command::Record(a) => crate::record::record(a).await,
         Command::Up(a) => match crate::demo::up(a).await {
             Ok(()) => report::EXIT_OK,
             Err(e) => {

@@ -6,6 +6,7 @@
 
 mod cli;
 mod demo;
+mod record;
 
 use std::process::ExitCode;
 
