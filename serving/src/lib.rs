@@ -13,6 +13,25 @@
 //!   server that runs its own accept loop (mock-dataplane, whose connection faults need the raw
 //!   socket).
 //! - [`http_client`]: the one way to build an outgoing `reqwest` client (TLS through ring).
+//!
+//! The shortest use: a server on a free loopback port in the background, called, then stopped.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Router, routing::get};
+//!
+//! let binding = serving::Binding::loopback().await?;
+//! let url = binding.url().to_owned();
+//! let app = Router::new().route("/", get(|| async { "hello" }));
+//! let server = binding.spawn("hello", |listener, stop| {
+//!     serving::serve(listener, app, serving::Limits::default(), "hello", stop)
+//! });
+//! let text = serving::http_client().build()?.get(&url).send().await?.text().await?;
+//! assert_eq!(text, "hello");
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
 
 mod args;
 mod background;

@@ -340,7 +340,9 @@ async fn answers_stream_through_with_their_keepalive_newlines_and_lookers_token(
         });
     let body = serde_json::json!({"type": "query", "data": {},
         "attachment": {"mimetype": "text/csv", "extension": "csv", "data": "a,b\n1,2"}});
-    let mut resp = serving::http_client().build().expect("an HTTP client")
+    let mut resp = serving::http_client()
+        .build()
+        .expect("an HTTP client")
         .post(format!("{}/actions/csv_sink/execute", proxy.url()))
         .header("Authorization", format!("Token token=\"{LOOKER_TOKEN}\""))
         .header("User-Agent", "LookerOutgoingWebhook/7.20.0")
@@ -402,7 +404,9 @@ async fn the_record_command_proxies_until_sigterm() {
         .unwrap_or_else(|| panic!("no URL in {first:?}"))
         .to_owned();
     // Looker's token is the proxy's business: the hub gets its own from the environment.
-    let list = serving::http_client().build().expect("an HTTP client")
+    let list = serving::http_client()
+        .build()
+        .expect("an HTTP client")
         .post(format!("{url}/"))
         .header("Authorization", "Token token=\"whatever-looker-has\"")
         .header("User-Agent", "LookerOutgoingWebhook/7.20.0")
@@ -486,7 +490,9 @@ async fn the_download_url_is_fetched_once_and_served_to_the_hub_once() {
             scenarios::record::run(l, cfg, stop)
         });
     let looker_url = format!("{}/downloads/0123456789abcdef", looker.url());
-    let answer: Value = serving::http_client().build().expect("an HTTP client")
+    let answer: Value = serving::http_client()
+        .build()
+        .expect("an HTTP client")
         .post(format!("{}/actions/any/execute", proxy.url()))
         .header("User-Agent", "LookerOutgoingWebhook/7.20.0")
         .json(&serde_json::json!({"type": "query", "data": {},

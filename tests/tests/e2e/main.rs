@@ -10,4 +10,5 @@ mod looks;
 mod mapping_props;
 mod model;
 mod model_spec;
+mod readmes;
 mod snapshots;
