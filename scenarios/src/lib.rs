@@ -35,6 +35,9 @@
 //! ```
 
 mod checks;
+pub mod classes;
+pub mod conformance;
+pub mod contract;
 mod ctx;
 pub mod format;
 pub mod harness;
@@ -44,7 +47,9 @@ pub mod outcome;
 pub mod report;
 pub mod runner;
 mod steps;
+pub mod summary;
 pub mod wiring;
 
+pub use classes::FailureClass;
 pub use format::{LoadError, LoadedScenario, Scenario};
 pub use outcome::{Report, Status};

@@ -1,6 +1,8 @@
 //! Integration tests of the `scenarios` binary against the real crates (the demo's test is in
 //! `src/bin/scenarios/demo.rs`, next to the code it drives).
 
+mod conform;
+mod fake_hubs;
 // The structure-aware fuzz generators are mock-looker's, shared so both loaders of YAML files
 // are fuzzed the same way.
 #[path = "../../../mock-looker/tests/mock_looker/fuzz_gen.rs"]
