@@ -149,7 +149,12 @@ async fn forward(
         Err(e) => return json_response(502, &json!({"error": e.to_string()})),
     };
     let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
+    // The list names each action's absolute URL: Looker must call the fake, not the real hub.
+    let text = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .replace(&s.real, &s.me);
     let Ok(mut v) = serde_json::from_str::<Value>(text.trim_start()) else {
         return (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), text).into_response();
     };
