@@ -340,7 +340,13 @@ fn a_hub_that_answers_403_is_a_harness_error_that_ends_the_run() {
 
 #[test]
 fn a_correct_hub_that_batches_and_words_things_differently_passes() {
-    for filter in ["identify/", "faults/0", "quirks/14", "loss/01"] {
+    for filter in [
+        "identify/",
+        "faults/",
+        "quirks/14",
+        "loss/01",
+        "_on_first_request",
+    ] {
         let (code, out, types) = judge(Fake::BatchesOfOne, filter);
         assert_eq!(code, Some(0), "{filter}: {out}");
         assert!(types.is_empty(), "{filter}: {out}");
