@@ -24,7 +24,10 @@ pub type Kinds = BTreeMap<String, CheckKind>;
 
 /// Keys each block may name in `kinds:`, with their default kind and, for reference keys,
 /// why a hub we did not write need not match them.
-const TABLE: &[(&str, &[(&str, CheckKind, &str)])] = &[
+/// A block's keys: name, default kind, why a reference key need not hold for another hub.
+type BlockKeys = &'static [(&'static str, CheckKind, &'static str)];
+
+const TABLE: &[(&str, BlockKeys)] = &[
     (
         "send.expect",
         &[
