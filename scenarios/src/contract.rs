@@ -7,7 +7,7 @@
 //! Each key has a default kind (`format::kinds`); a block's `kinds:` map overrides it.
 //!
 //! Against our in-process hub everything is checked. Against an external hub (`--hub-url`)
-//! the [`Gate`] hands the checks a copy of each block without its reference keys and records
+//! the `Gate` hands the checks a copy of each block without its reference keys and records
 //! every key it left out, with the reason, so the report can say what was not asked for.
 
 use crate::format::kinds::{OVERRIDDEN, entry};

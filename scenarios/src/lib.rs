@@ -10,7 +10,13 @@
 //!   step kind, `checks` the comparison of answers, events and rows with what was expected, and
 //!   `ctx` the placeholders both substitute.
 //! - [`outcome`]: what a run produces (status, failures, record), which [`report`] prints.
+//! - [`classes`]: the class of a failure (silent-loss, reported-loss, duplicate, payload,
+//!   protocol, answer, harness).
+//! - [`contract`]: which parts of each expectation a run checks (contracts only against an
+//!   external hub; the kinds of keys are [`format::kinds`]).
+//! - [`summary`]: the runs of one scenario together (`--repeat`).
 //! - [`report`]: summary table, failure details, JUnit XML, exit codes.
+//! - [`conformance`]: the conformance report by area, Markdown or self-contained HTML.
 //!
 //! The command line (`scenarios run`, `list`) and the demo (`scenarios up`) are the binary's
 //! (`src/bin/scenarios/`). The wiring stays in the library because the e2e snapshot tests run
