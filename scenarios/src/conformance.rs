@@ -295,8 +295,14 @@ fn totals(reports: &[Report]) -> String {
     let groups = group(reports);
     let count = |v: Verdict| groups.iter().filter(|g| g.verdict() == v).count();
     let classes = by_class(&groups);
+    let runs = if reports.len() > groups.len() {
+        let failed = reports.iter().filter(|r| !r.ok()).count();
+        format!("; {} runs, {failed} failed", reports.len())
+    } else {
+        String::new()
+    };
     format!(
-        "{} scenarios: {} passed, {} failed{}, {} harness errors, {} skipped",
+        "{} scenarios: {} passed, {} failed{}, {} harness errors, {} skipped{runs}",
         groups.len(),
         count(Verdict::Passed),
         count(Verdict::Failed),
