@@ -502,6 +502,13 @@ async fn each_failure_carries_the_class_of_what_the_hub_did() {
         "{}",
         f[0].message
     );
+    // Sent twice under two messageIds is still a duplicate.
+    let mut again = event();
+    again["messageId"] = json!("5a6b0f0e-3c2d-4e1f-9a8b-7c6d5e4f3a2b");
+    let (f, _) = run_steps(&fake(vec![event(), again], true), &scenario(&one))
+        .await
+        .unwrap();
+    assert_eq!(classes(&f), [C::Duplicate], "{f:#?}");
     let mut other = event();
     other["userId"] = json!("u2");
     let (f, _) = run_steps(&fake(vec![other], true), &scenario(&one))
