@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::classes::FailureClass;
 use crate::ctx::Ctx;
 use crate::format::{
-    AnswerExpect, BreachExpect, EventsExpect, FormExpect, LoginExpect, WritebackExpect,
+    AnswerExpect, BreachExpect, EventFilterSpec, EventsExpect, FormExpect, LoginExpect,
+    WritebackExpect,
 };
 use crate::harness::{Breach, FormResult, Harness, LoginResult, SendResult, Stored};
 use crate::matcher::{self, Mismatch};
@@ -18,6 +20,7 @@ use crate::outcome::Failure;
 pub const DEFAULT_EVENT_WAIT: Duration = Duration::from_secs(10);
 
 pub(crate) fn compare(
+    class: FailureClass,
     at: &str,
     what: &str,
     expected: &Value,
@@ -27,14 +30,15 @@ pub(crate) fn compare(
     let mut mm = Vec::new();
     matcher::check(expected, actual, "", &mut mm);
     if !mm.is_empty() {
-        out.push(Failure {
-            at: at.to_string(),
-            message: format!("{what} differs: {}", list(&mm)),
-            diff: Some(matcher::diff(
+        out.push(Failure::diffed(
+            class,
+            at,
+            format!("{what} differs: {}", list(&mm)),
+            matcher::diff(
                 &matcher::render_expected(expected),
                 &matcher::render_actual(expected, actual),
-            )),
-        });
+            ),
+        ));
     }
 }
 
@@ -73,6 +77,7 @@ pub(crate) fn check_breaches(
         .collect();
     if !unexpected.is_empty() {
         out.push(Failure::plain(
+            FailureClass::Protocol,
             at,
             format!(
                 "the mock Looker found {} contract breach(es): {}",
@@ -89,9 +94,27 @@ pub(crate) fn check_breaches(
         ));
     }
     if !missing.is_empty() {
+        let shown: Vec<String> = missing
+            .iter()
+            .map(|w| {
+                [
+                    ("rule", &w.rule),
+                    ("json_path", &w.json_path),
+                    ("detail", &w.detail),
+                ]
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} containing `{v}`")))
+                .collect::<Vec<_>>()
+                .join(", ")
+            })
+            .collect();
         out.push(Failure::plain(
+            FailureClass::Protocol,
             at,
-            format!("expected contract breach(es) not reported: {missing:?}"),
+            format!(
+                "expected contract breach(es) not reported: {}",
+                shown.join("; ")
+            ),
         ));
     }
 }
@@ -108,6 +131,7 @@ pub(crate) fn check_answer(
         && status != res.http_status
     {
         out.push(Failure::plain(
+            FailureClass::Answer,
             at,
             format!(
                 "HTTP status {}, expected {status}; body {}",
@@ -120,6 +144,7 @@ pub(crate) fn check_answer(
         && success != res.success
     {
         out.push(Failure::plain(
+            FailureClass::Answer,
             at,
             format!(
                 "Looker was told success:{}, expected success:{success}; message: {}",
@@ -134,8 +159,9 @@ pub(crate) fn check_answer(
             let part = ctx.str(part);
             if !msg.contains(&part) {
                 out.push(Failure {
+                    class: FailureClass::Answer,
                     at: at.into(),
-                    message: format!("the message does not contain {part:?}"),
+                    message: format!("the message does not contain `{part}`"),
                     diff: Some(matcher::diff(&json!(part), &json!(msg))),
                 });
             }
@@ -143,15 +169,30 @@ pub(crate) fn check_answer(
     }
     if let Some(m) = &e.message {
         let got = res.message.clone().map(Value::String);
-        compare(at, "message", &ctx.value(m), got.as_ref(), out);
+        compare(
+            FailureClass::Answer,
+            at,
+            "message",
+            &ctx.value(m),
+            got.as_ref(),
+            out,
+        );
     }
     if let Some(b) = &e.body {
-        compare(at, "answer body", &ctx.value(b), Some(&res.body), out);
+        compare(
+            FailureClass::Answer,
+            at,
+            "answer body",
+            &ctx.value(b),
+            Some(&res.body),
+            out,
+        );
     }
     if let Some(want) = e.refresh_query
         && want != res.refresh_query
     {
         out.push(Failure::plain(
+            FailureClass::Answer,
             at,
             format!(
                 "Looker was told refresh_query:{}, expected refresh_query:{want}; body {}",
@@ -162,6 +203,7 @@ pub(crate) fn check_answer(
     }
     if let Some(v) = &e.validation_errors {
         compare(
+            FailureClass::Answer,
             at,
             "validation_errors",
             &ctx.value(v),
@@ -175,6 +217,7 @@ pub(crate) fn check_answer(
 pub(crate) fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mut Vec<Failure>) {
     if res.oauth_url.is_none() {
         out.push(Failure::plain(
+            FailureClass::Answer,
             at,
             format!("the form offered no oauth_link to follow: {}", res.body),
         ));
@@ -185,6 +228,7 @@ pub(crate) fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mu
         && want != ok
     {
         out.push(Failure::plain(
+            FailureClass::Answer,
             at,
             format!(
                 "the login ended on HTTP {} ({}), expected {}; page: {}",
@@ -199,6 +243,7 @@ pub(crate) fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mu
         && want != res.status
     {
         out.push(Failure::plain(
+            FailureClass::Answer,
             at,
             format!(
                 "the login ended on HTTP {}, expected {want}; page: {}",
@@ -210,8 +255,9 @@ pub(crate) fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mu
         for part in parts.all() {
             if !res.body.contains(part) {
                 out.push(Failure {
+                    class: FailureClass::Answer,
                     at: at.into(),
-                    message: format!("the last page does not contain {part:?}"),
+                    message: format!("the last page does not contain `{part}`"),
                     diff: Some(matcher::diff(&json!(part), &json!(res.body))),
                 });
             }
@@ -220,7 +266,7 @@ pub(crate) fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mu
     if let Some(want) = e.state_stored
         && want != res.state_stored
     {
-        out.push(Failure::plain(at, if want {
+        out.push(Failure::plain(FailureClass::Answer, at, if want {
                 format!(
                     "Looker keeps no new state for the user: the hub did not POST the token to state_url (last page HTTP {}: {})",
                     res.status, res.body
@@ -248,6 +294,7 @@ fn match_items(
     values: &[&Value],
     ordered: bool,
     noun: Noun,
+    missing: FailureClass,
     out: &mut Vec<Failure>,
 ) {
     let mut used = vec![false; values.len()];
@@ -277,6 +324,7 @@ fn match_items(
                 let mm = matcher::check_item(item, values[j]);
                 let (exp, act) = matcher::render_item(item, values[j]);
                 Failure {
+                    class: FailureClass::Payload,
                     at: at.into(),
                     message: format!(
                         "items[{idx}] matches no {}{}; closest is #{j}: {}",
@@ -288,6 +336,7 @@ fn match_items(
                 }
             }
             None => Failure {
+                class: missing,
                 at: at.into(),
                 message: format!(
                     "items[{idx}] has no {} to match: only {} {}",
@@ -310,6 +359,7 @@ pub(crate) fn check_rows(
     all: &[Value],
     e: &WritebackExpect,
     ctx: &Ctx,
+    told_success: bool,
     out: &mut Vec<Failure>,
 ) {
     let rows: Vec<&Value> = all
@@ -341,12 +391,18 @@ pub(crate) fn check_rows(
     if let Some(n) = e.count
         && rows.len() != n
     {
+        let class = if rows.len() < n {
+            FailureClass::loss(told_success)
+        } else {
+            FailureClass::Duplicate
+        };
         out.push(Failure {
+            class,
             at: at.into(),
             message: format!(
-                "{} write-back row(s) matching {:?} in the database, expected {n}",
+                "{} write-back row(s){} in the database, expected {n}",
                 rows.len(),
-                e.filter
+                shown_filter(e.filter.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             ),
             diff: Some(shown()),
         });
@@ -357,7 +413,8 @@ pub(crate) fn check_rows(
         none: "row(s) in the database",
         missing: "<no row>",
     };
-    match_items(at, &items, &rows, e.ordered, noun, out);
+    let missing = FailureClass::loss(told_success);
+    match_items(at, &items, &rows, e.ordered, noun, missing, out);
     if let Some(each) = &e.each {
         let each = ctx.map(each);
         let bad: Vec<(usize, Vec<Mismatch>)> = rows
@@ -369,6 +426,7 @@ pub(crate) fn check_rows(
         for (j, mm) in bad.iter().take(3) {
             let (exp, act) = matcher::render_item(&each, rows[*j]);
             out.push(Failure {
+                class: FailureClass::Payload,
                 at: at.into(),
                 message: format!("row #{j} does not match `each`: {}", list(mm)),
                 diff: Some(matcher::diff(&exp, &act)),
@@ -376,6 +434,7 @@ pub(crate) fn check_rows(
         }
         if bad.len() > 3 {
             out.push(Failure::plain(
+                FailureClass::Payload,
                 at,
                 format!("{} more row(s) do not match `each`", bad.len() - 3),
             ));
@@ -394,6 +453,7 @@ pub(crate) fn check_form(
         && status != res.http_status
     {
         out.push(Failure::plain(
+            FailureClass::Answer,
             at,
             format!(
                 "HTTP status {}, expected {status}; body {}",
@@ -419,6 +479,7 @@ pub(crate) fn check_form(
             .unwrap_or_default();
         if &got != names {
             out.push(Failure {
+                class: FailureClass::Answer,
                 at: at.into(),
                 message: "form field names differ".into(),
                 diff: Some(matcher::diff(&json!(names), &json!(got))),
@@ -429,13 +490,21 @@ pub(crate) fn check_form(
         let got = res.body.get("error").and_then(Value::as_str).unwrap_or("");
         if !got.contains(part.as_str()) {
             out.push(Failure::plain(
+                FailureClass::Answer,
                 at,
-                format!("form error does not contain {part:?}; body {}", res.body),
+                format!("form error does not contain `{part}`; body {}", res.body),
             ));
         }
     }
     if let Some(b) = &e.body {
-        compare(at, "form", &ctx.value(b), Some(&res.body), out);
+        compare(
+            FailureClass::Answer,
+            at,
+            "form",
+            &ctx.value(b),
+            Some(&res.body),
+            out,
+        );
     }
     let fields: Vec<&Value> = res
         .body
@@ -458,6 +527,7 @@ pub(crate) fn check_form(
             .any(|f| f.get("oauth_url").and_then(Value::as_str).is_some());
         if has != want {
             out.push(Failure::plain(
+                FailureClass::Answer,
                 at,
                 if want {
                     format!(
@@ -480,10 +550,12 @@ pub(crate) fn check_form(
         match (want, got) {
             (Value::Null, None) => {}
             (Value::Null, Some(f)) => out.push(Failure::plain(
+                FailureClass::Answer,
                 at,
                 format!("the form has a field `{name}`, expected none: {f}"),
             )),
             (_, None) => out.push(Failure::plain(
+                FailureClass::Answer,
                 at,
                 format!("the form has no field `{name}`; body {}", res.body),
             )),
@@ -495,7 +567,14 @@ pub(crate) fn check_form(
                     }
                     v => v,
                 };
-                compare(at, &format!("form field `{name}`"), &want, Some(got), out);
+                compare(
+                    FailureClass::Answer,
+                    at,
+                    &format!("form field `{name}`"),
+                    &want,
+                    Some(got),
+                    out,
+                );
             }
         }
     }
@@ -530,6 +609,7 @@ pub(crate) async fn check_events<H: Harness>(
     at: &str,
     e: &EventsExpect,
     ctx: &Ctx,
+    told_success: bool,
     out: &mut Vec<Failure>,
 ) -> anyhow::Result<()> {
     let filter = ctx.filter(&e.filter);
@@ -553,11 +633,12 @@ pub(crate) async fn check_events<H: Harness>(
         && events.len() != n
     {
         out.push(Failure {
+            class: count_class(&events, n, told_success),
             at: at.into(),
             message: format!(
-                "{} event(s) matching {:?} stored, expected {n}",
+                "{} event(s){} stored, expected {n}",
                 events.len(),
-                e.filter
+                shown_filter(filter_pairs(&e.filter))
             ),
             diff: Some(summarise(&events)),
         });
@@ -569,7 +650,8 @@ pub(crate) async fn check_events<H: Harness>(
         none: "event(s) stored",
         missing: "<no event>",
     };
-    match_items(at, &items, &values, e.ordered, noun, out);
+    let missing = FailureClass::loss(told_success);
+    match_items(at, &items, &values, e.ordered, noun, missing, out);
     if let Some(each) = &e.each {
         let each = ctx.map(each);
         let mut bad = 0;
@@ -580,6 +662,7 @@ pub(crate) async fn check_events<H: Harness>(
                 if bad <= 3 {
                     let (exp, act) = matcher::render_item(&each, &ev.event);
                     out.push(Failure {
+                        class: FailureClass::Payload,
                         at: at.into(),
                         message: format!("event #{j} does not match `each`: {}", list(&mm)),
                         diff: Some(matcher::diff(&exp, &act)),
@@ -589,10 +672,85 @@ pub(crate) async fn check_events<H: Harness>(
         }
         if bad > 3 {
             out.push(Failure::plain(
+                FailureClass::Payload,
                 at,
                 format!("{} more event(s) do not match `each`", bad - 3),
             ));
         }
     }
     Ok(())
+}
+
+/// The class of a wrong event count: too few is a loss (silent when Looker was told success),
+/// too many is `duplicate` when the extra ones repeat a stored event (its `messageId`, or its
+/// content apart from ids and times), else `payload` (events nobody expected).
+pub(crate) fn count_class(events: &[Stored], expected: usize, told_success: bool) -> FailureClass {
+    if events.len() < expected {
+        FailureClass::loss(told_success)
+    } else if events.len() - duplicates(events).max(same_content(events)) <= expected {
+        FailureClass::Duplicate
+    } else {
+        FailureClass::Payload
+    }
+}
+
+/// Stored events whose `messageId` an earlier stored event already has.
+pub(crate) fn duplicates(events: &[Stored]) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    events
+        .iter()
+        .filter_map(|e| e.event.get("messageId").and_then(Value::as_str))
+        .filter(|id| !seen.insert(*id))
+        .count()
+}
+
+/// Keys a hub sets anew each time it sends an event (and the data plane on receipt): a hub
+/// that sends the same row twice under two messageIds still sends a duplicate.
+const VOLATILE: [&str; 7] = [
+    "messageId",
+    "timestamp",
+    "sentAt",
+    "receivedAt",
+    "rudderId",
+    "originalTimestamp",
+    "request_ip",
+];
+
+/// Stored events equal to an earlier one once the volatile keys are left out.
+fn same_content(events: &[Stored]) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    events
+        .iter()
+        .filter(|e| {
+            let mut v = e.event.clone();
+            if let Some(o) = v.as_object_mut() {
+                for k in VOLATILE {
+                    o.remove(k);
+                }
+            }
+            !seen.insert((e.write_key.clone(), v.to_string()))
+        })
+        .count()
+}
+
+/// An event filter as its set keys, for messages.
+fn filter_pairs(f: &EventFilterSpec) -> impl Iterator<Item = (&str, &str)> {
+    [
+        ("write_key", &f.write_key),
+        ("type", &f.kind),
+        ("user_id", &f.user_id),
+        ("event", &f.event),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+}
+
+/// ` matching write_key=wk_a, type=track`, or nothing for no filter (no Rust Debug text).
+fn shown_filter<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let parts: Vec<String> = pairs.map(|(k, v)| format!("{k}={v}")).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" matching {}", parts.join(", "))
+    }
 }

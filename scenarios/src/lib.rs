@@ -10,9 +10,15 @@
 //!   step kind, `checks` the comparison of answers, events and rows with what was expected, and
 //!   `ctx` the placeholders both substitute.
 //! - [`outcome`]: what a run produces (status, failures, record), which [`report`] prints.
+//! - [`classes`]: the class of a failure (silent-loss, reported-loss, duplicate, payload,
+//!   protocol, answer, harness).
+//! - [`contract`]: which parts of each expectation a run checks (contracts only against an
+//!   external hub; the kinds of keys are [`format::kinds`]).
+//! - [`summary`]: the runs of one scenario together (`--repeat`).
 //! - [`report`]: summary table, failure details, JUnit XML, exit codes.
 //! - [`record`]: `scenarios record`, the proxy that turns a real exchange between Looker and a
 //!   hub into scenario files.
+//! - [`conformance`]: the conformance report by area, Markdown or self-contained HTML.
 //!
 //! The command line (`scenarios run`, `list`) and the demo (`scenarios up`) are the binary's
 //! (`src/bin/scenarios/`). The wiring stays in the library because the e2e snapshot tests run
@@ -37,6 +43,9 @@
 //! ```
 
 mod checks;
+pub mod classes;
+pub mod conformance;
+pub mod contract;
 mod ctx;
 pub mod format;
 pub mod harness;
@@ -48,7 +57,9 @@ pub mod report;
 pub mod runner;
 mod sensitive;
 mod steps;
+pub mod summary;
 pub mod wiring;
 
+pub use classes::FailureClass;
 pub use format::{LoadError, LoadedScenario, Scenario};
 pub use outcome::{Report, Status};

@@ -158,7 +158,7 @@ impl Matcher {
             Matcher::Null => "<null>".into(),
             Matcher::NotNull => "<not null>".into(),
             Matcher::Regex(r) => format!("<regex {}>", r.as_str()),
-            Matcher::Contains(s) => format!("<contains {s:?}>"),
+            Matcher::Contains(s) => format!("<contains {}>", Value::String(s.clone())),
             Matcher::Subset(_) => "<subset>".into(),
             Matcher::OneOf(_) => "<one of>".into(),
             Matcher::Includes(_) => "<includes>".into(),

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::classes::FailureClass;
+
 /// At most this many events are kept in a run's [`Record`].
 pub const RECORD_LIMIT: usize = 1000;
 
@@ -21,17 +23,52 @@ pub struct Failure {
     pub message: String,
     /// Expected vs received, as a unified diff, when there is something to compare.
     pub diff: Option<String>,
+    /// What kind of wrong it shows.
+    pub class: FailureClass,
 }
 
 impl Failure {
     /// A failure with nothing to diff.
-    pub fn plain(at: impl Into<String>, message: impl Into<String>) -> Failure {
+    pub fn plain(
+        class: FailureClass,
+        at: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Failure {
         Failure {
             at: at.into(),
             message: message.into(),
             diff: None,
+            class,
         }
     }
+
+    /// A failure with expected against received (or a list of what is there).
+    pub fn diffed(
+        class: FailureClass,
+        at: impl Into<String>,
+        message: impl Into<String>,
+        diff: String,
+    ) -> Failure {
+        Failure {
+            at: at.into(),
+            message: message.into(),
+            diff: Some(diff),
+            class,
+        }
+    }
+}
+
+/// An expectation that was not checked in this run, and why: against a hub we did not write,
+/// the reference hub's own choices (batch shapes, request counts, exact texts) are not asked
+/// for, one expectation at a time.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SkippedCheck {
+    /// Where: `step 1 (send rudder_event)` or `expect.requests`.
+    pub at: String,
+    /// Which part: `message_contains`, `requests.statuses`, …
+    pub what: String,
+    /// Why it was not checked.
+    pub reason: String,
 }
 
 impl std::fmt::Display for Failure {
@@ -83,6 +120,9 @@ pub struct Record {
     pub writeback: Option<Vec<Value>>,
     /// How many write-back rows there were in all.
     pub writeback_total: usize,
+    /// Expectations not checked in this run (reference choices, against an external hub).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_checks: Vec<SkippedCheck>,
 }
 
 /// The result of one scenario.
@@ -108,5 +148,14 @@ impl Report {
     /// Did it pass (or was it skipped)?
     pub fn ok(&self) -> bool {
         matches!(self.status, Status::Passed | Status::Skipped { .. })
+    }
+
+    /// The class of a failed run: its worst failure's, `harness` for a harness error.
+    pub fn class(&self) -> Option<FailureClass> {
+        match &self.status {
+            Status::Failed { failures } => FailureClass::worst(failures.iter().map(|f| f.class)),
+            Status::HarnessError { .. } => Some(FailureClass::Harness),
+            _ => None,
+        }
     }
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 
+use crate::classes::FailureClass;
 use crate::outcome::{Report, Status};
+use crate::summary::{Group, Verdict, group};
 
 /// Exit code: every scenario passed (or was skipped).
 pub const EXIT_OK: u8 = 0;
@@ -27,12 +29,12 @@ pub fn exit_code(reports: &[Report]) -> u8 {
     }
 }
 
-fn word(s: &Status) -> &'static str {
-    match s {
-        Status::Passed => "PASS",
-        Status::Failed { .. } => "FAIL",
-        Status::HarnessError { .. } => "ERROR",
-        Status::Skipped { .. } => "SKIP",
+fn word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Passed => "PASS",
+        Verdict::Failed => "FAIL",
+        Verdict::HarnessError => "ERROR",
+        Verdict::Skipped => "SKIP",
     }
 }
 
@@ -46,11 +48,14 @@ fn first_line(s: &Status) -> String {
         Status::HarnessError { error } => error.clone(),
         Status::Skipped { reason } => reason.clone(),
     };
-    let line = line.lines().next().unwrap_or("").to_string();
-    if line.chars().count() > 90 {
-        format!("{}…", line.chars().take(89).collect::<String>())
+    line.lines().next().unwrap_or("").to_string()
+}
+
+fn cut(line: &str, max: usize) -> String {
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max - 1).collect::<String>())
     } else {
-        line
+        line.to_string()
     }
 }
 
@@ -58,11 +63,33 @@ fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
 
-/// The summary table printed at the end of a run.
+/// The table's note for a scenario: the classes (and pass counts over repeated runs) and the
+/// first failure, the skip reason, or how many reference checks were left out.
+fn note(g: &Group<'_>) -> String {
+    match g.first_failure() {
+        Some(r) => format!("[{}] {}", g.counts(), first_line(&r.status)),
+        None => {
+            let last = g.runs[g.runs.len() - 1];
+            match &last.status {
+                Status::Skipped { reason } => reason.clone(),
+                _ if !last.record.skipped_checks.is_empty() => format!(
+                    "{} reference check(s) not asked of this hub",
+                    last.record.skipped_checks.len()
+                ),
+                _ if g.runs.len() > 1 => format!("{}/{} passed", g.runs.len(), g.runs.len()),
+                _ => String::new(),
+            }
+        }
+    }
+}
+
+/// The summary table printed at the end of a run: one line per scenario (its runs together
+/// under `--repeat`), then the counts, failures by class.
 pub fn table(reports: &[Report]) -> String {
-    let width = reports
+    let groups = group(reports);
+    let width = groups
         .iter()
-        .map(|r| r.name.len())
+        .map(|g| g.name.len())
         .max()
         .unwrap_or(8)
         .max(8);
@@ -70,38 +97,82 @@ pub fn table(reports: &[Report]) -> String {
         "{:<6} {:<width$} {:>7} {:>8}  {}\n",
         "result", "scenario", "events", "time", "note"
     );
-    for r in reports {
+    for g in &groups {
+        let shown = g.first_failure().unwrap_or(g.runs[g.runs.len() - 1]);
+        let time: Duration = g.runs.iter().map(|r| r.duration).sum();
         s.push_str(&format!(
             "{:<6} {:<width$} {:>7} {:>8}  {}\n",
-            word(&r.status),
-            r.name,
-            r.events,
-            secs(r.duration),
-            first_line(&r.status)
+            word(g.verdict()),
+            g.name,
+            shown.events,
+            secs(time),
+            cut(&note(g), 110)
         ));
     }
-    let count = |w: &str| reports.iter().filter(|r| word(&r.status) == w).count();
+    let count = |v: Verdict| groups.iter().filter(|g| g.verdict() == v).count();
     s.push_str(&format!(
         "\n{} scenarios: {} passed, {} failed, {} harness errors, {} skipped\n",
-        reports.len(),
-        count("PASS"),
-        count("FAIL"),
-        count("ERROR"),
-        count("SKIP")
+        groups.len(),
+        count(Verdict::Passed),
+        count(Verdict::Failed),
+        count(Verdict::HarnessError),
+        count(Verdict::Skipped)
     ));
+    if reports.len() > groups.len() {
+        let failed = reports.iter().filter(|r| !r.ok()).count();
+        s.push_str(&format!("{} runs: {} failed\n", reports.len(), failed));
+    }
+    let by_class = by_class(&groups);
+    if !by_class.is_empty() {
+        s.push_str(&format!("failed by class: {by_class}\n"));
+    }
+    // Per scenario, not per run: the same checks are left out of each repeated run.
+    let skipped: usize = groups
+        .iter()
+        .map(|g| g.runs[0].record.skipped_checks.len())
+        .sum();
+    if skipped > 0 {
+        s.push_str(&format!(
+            "{skipped} reference check(s) not asked of this hub (listed with the details)\n"
+        ));
+    }
     s
 }
 
-/// Everything about the failed scenarios: each failure with its diff.
+/// `silent-loss 2, answer 1`: scenarios by their worst class.
+pub fn by_class(groups: &[Group<'_>]) -> String {
+    FailureClass::ALL
+        .iter()
+        .filter_map(|c| {
+            let n = groups.iter().filter(|g| g.class() == Some(*c)).count();
+            (n > 0).then(|| format!("{c} {n}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Everything about the failed scenarios: each failure with its class and diff; then the
+/// reference checks left out against an external hub, with why.
 pub fn details(reports: &[Report]) -> String {
     let mut s = String::new();
-    for r in reports {
+    for g in group(reports) {
+        let Some(r) = g.first_failure() else {
+            continue;
+        };
+        let runs = if g.runs.len() > 1 {
+            format!(" — {}; the first failed run:", g.counts())
+        } else {
+            String::new()
+        };
         match &r.status {
             Status::Failed { failures } => {
-                s.push_str(&format!("── FAIL {} ({})\n", r.name, r.path));
+                s.push_str(&format!("── FAIL {} ({}){runs}\n", r.name, r.path));
                 for f in failures {
-                    for line in f.to_string().lines() {
+                    for (i, line) in f.to_string().lines().enumerate() {
                         s.push_str("  ");
+                        if i == 0 {
+                            s.push_str(&format!("[{}] ", f.class));
+                        }
                         s.push_str(line);
                         s.push('\n');
                     }
@@ -109,52 +180,86 @@ pub fn details(reports: &[Report]) -> String {
                 s.push('\n');
             }
             Status::HarnessError { error } => {
-                s.push_str(&format!("── ERROR {} ({})\n  {error}\n\n", r.name, r.path));
+                s.push_str(&format!(
+                    "── ERROR {} ({}){runs}\n  [harness] {error}\n\n",
+                    r.name, r.path
+                ));
             }
             _ => {}
         }
     }
+    let mut skipped = String::new();
+    for g in group(reports) {
+        let r = g.runs[0];
+        for c in &r.record.skipped_checks {
+            skipped.push_str(&format!(
+                "  {} {}: {} ({})\n",
+                r.name, c.at, c.what, c.reason
+            ));
+        }
+    }
+    if !skipped.is_empty() {
+        s.push_str("── reference checks not asked of this hub\n");
+        s.push_str(&skipped);
+        s.push('\n');
+    }
     s
 }
 
-/// JUnit XML: one test suite `scenarios`, one test case per scenario (classname = group folder).
+/// JUnit XML: one test suite `scenarios`, one test case per scenario (classname = group
+/// folder). Under `--repeat` a scenario is failed if any run failed; the failure's `type` is
+/// the worst class and its message the pass count.
 pub fn junit(reports: &[Report]) -> String {
     let mut suite = TestSuite::new("scenarios");
-    for r in reports {
-        let status = match &r.status {
-            Status::Passed => TestCaseStatus::success(),
-            Status::Skipped { reason } => {
-                let mut s = TestCaseStatus::skipped();
-                s.set_message(reason.as_str());
-                s
-            }
-            Status::Failed { failures } => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(first_line(&r.status));
-                s.set_description(
-                    failures
+    for g in group(reports) {
+        let status = match (g.verdict(), g.first_failure()) {
+            (Verdict::Failed | Verdict::HarnessError, Some(r)) => {
+                let kind = if g.verdict() == Verdict::HarnessError {
+                    NonSuccessKind::Error
+                } else {
+                    NonSuccessKind::Failure
+                };
+                let mut s = TestCaseStatus::non_success(kind);
+                s.set_message(format!("[{}] {}", g.counts(), first_line(&r.status)));
+                if let Some(c) = g.class() {
+                    s.set_type(c.as_str());
+                }
+                s.set_description(match &r.status {
+                    Status::Failed { failures } => failures
                         .iter()
-                        .map(|f| f.to_string())
+                        .map(|f| format!("[{}] {f}", f.class))
                         .collect::<Vec<_>>()
                         .join("\n"),
-                );
+                    Status::HarnessError { error } => error.clone(),
+                    _ => String::new(),
+                });
                 s
             }
-            Status::HarnessError { error } => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                s.set_message(first_line(&r.status));
-                s.set_description(error.as_str());
+            (Verdict::Skipped, _) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(first_line(&g.runs[0].status));
                 s
             }
+            _ => TestCaseStatus::success(),
         };
-        let mut case = TestCase::new(r.name.as_str(), status);
-        let class = r
+        let mut case = TestCase::new(g.name, status);
+        let class = g
             .name
             .rsplit_once('/')
             .map(|(g, _)| g)
             .unwrap_or("scenarios");
         case.set_classname(format!("scenarios.{class}"));
-        case.set_time(r.duration);
+        case.set_time(g.runs.iter().map(|r| r.duration).sum());
+        let skipped = &g.runs[0].record.skipped_checks;
+        if !skipped.is_empty() {
+            case.set_system_out(
+                skipped
+                    .iter()
+                    .map(|c| format!("not checked: {} {} ({})", c.at, c.what, c.reason))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
         suite.add_test_case(case);
     }
     let mut report = JUnit::new("scenarios");
@@ -184,11 +289,12 @@ mod tests {
         let fail = rep(
             "a/bad",
             Status::Failed {
-                failures: vec![Failure {
-                    at: "step 1 (send rudder_event)".into(),
-                    message: "Looker was told success:false".into(),
-                    diff: Some("--- expected\n+++ received\n".into()),
-                }],
+                failures: vec![Failure::diffed(
+                    FailureClass::SilentLoss,
+                    "step 1 (send rudder_event)",
+                    "Looker was told success:false",
+                    "--- expected\n+++ received\n".into(),
+                )],
             },
         );
         let err = rep(
@@ -214,8 +320,17 @@ mod tests {
             t.contains("4 scenarios: 1 passed, 1 failed, 1 harness errors, 1 skipped"),
             "{t}"
         );
+        assert!(
+            t.contains("failed by class: harness 1, silent-loss 1"),
+            "{t}"
+        );
+        assert!(t.contains("[silent-loss] step 1"), "{t}");
         let d = details(&[pass.clone(), fail.clone()]);
         assert!(d.contains("── FAIL a/bad"), "{d}");
+        assert!(
+            d.contains("[silent-loss] step 1 (send rudder_event)"),
+            "{d}"
+        );
         assert!(d.contains("--- expected"), "{d}");
 
         let x = junit(&[pass, fail, err, skip]);
@@ -223,5 +338,7 @@ mod tests {
         assert!(x.contains("failures=\"1\""), "{x}");
         assert!(x.contains("errors=\"1\""), "{x}");
         assert!(x.contains("classname=\"scenarios.a\""), "{x}");
+        assert!(x.contains("type=\"silent-loss\""), "{x}");
+        assert!(x.contains("type=\"harness\""), "{x}");
     }
 }

@@ -12,9 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::checks::{check_events, check_rows, summarise};
+use crate::checks::{check_events, check_rows, count_class, duplicates, summarise};
+use crate::classes::FailureClass;
+use crate::contract::Gate;
 use crate::ctx::Ctx;
 use crate::format::LoadedScenario;
 use crate::harness::{Filter, Harness, Launcher};
@@ -25,7 +27,12 @@ use crate::steps::{Run, run_step};
 /// Default time limit for a whole scenario.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// (progress bars hook in here). Reports come back in input order.
+/// Runs scenarios, `jobs` at a time, calling `on_done` as each finishes (progress bars hook in
+/// here). Reports come back in input order.
+///
+/// A harness error (our side or the setup failed: a wrong `--hub-token`, a hub that cannot be
+/// reached) ends the run: scenarios not started yet are skipped, naming the scenario whose
+/// error says why, instead of each running into the same cause.
 pub async fn run_all<L: Launcher>(
     launcher: Arc<L>,
     scenarios: Vec<LoadedScenario>,
@@ -34,13 +41,29 @@ pub async fn run_all<L: Launcher>(
     on_done: impl Fn(&Report) + Send + Sync,
 ) -> Vec<Report> {
     let mut reports: Vec<Option<Report>> = vec![None; scenarios.len()];
+    let stopped: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut stream = futures::stream::iter(scenarios.into_iter().enumerate().map(|(i, s)| {
         let launcher = launcher.clone();
+        let stopped = stopped.clone();
         async move {
-            // Each scenario on its own task: one that blocks or panics cannot take the others
-            // down, and the multi-threaded runtime spreads them over the cores.
             let name = s.name.clone();
             let path = s.path.display().to_string();
+            let cause = stopped.lock().map(|g| g.clone()).unwrap_or_default();
+            if let Some(cause) = cause {
+                let report = Report {
+                    name,
+                    path,
+                    status: Status::Skipped {
+                        reason: format!("not run: the harness failed in {cause}"),
+                    },
+                    duration: Duration::ZERO,
+                    events: 0,
+                    record: Record::default(),
+                };
+                return (i, report);
+            }
+            // Each scenario on its own task: one that blocks or panics cannot take the others
+            // down, and the multi-threaded runtime spreads them over the cores.
             let handle =
                 tokio::spawn(async move { run_scenario(&*launcher, &s, external_hub).await });
             let report = match handle.await {
@@ -56,6 +79,11 @@ pub async fn run_all<L: Launcher>(
                     record: Record::default(),
                 },
             };
+            if matches!(report.status, Status::HarnessError { .. })
+                && let Ok(mut g) = stopped.lock()
+            {
+                g.get_or_insert_with(|| report.name.clone());
+            }
             (i, report)
         }
     }))
@@ -111,7 +139,7 @@ pub async fn run_scenario<L: Launcher>(
         .unwrap_or(DEFAULT_TIMEOUT);
     let outcome = tokio::time::timeout(limit, async {
         let h = launcher.start(&s.scenario).await?;
-        run_steps(&h, s).await
+        run_steps_against(&h, s, external_hub).await
     })
     .await;
     report.duration = started.elapsed();
@@ -119,6 +147,7 @@ pub async fn run_scenario<L: Launcher>(
         Err(_) => {
             report.status = Status::Failed {
                 failures: vec![Failure::plain(
+                    FailureClass::Answer,
                     "scenario",
                     format!("did not finish within {} s", limit.as_secs()),
                 )],
@@ -146,6 +175,16 @@ pub async fn run_steps<H: Harness>(
     h: &H,
     s: &LoadedScenario,
 ) -> anyhow::Result<(Vec<Failure>, Record)> {
+    run_steps_against(h, s, false).await
+}
+
+/// [`run_steps`], checking only the contract parts of each expectation when the hub is
+/// external (the skipped reference parts are listed in the record's `skipped_checks`).
+pub async fn run_steps_against<H: Harness>(
+    h: &H,
+    s: &LoadedScenario,
+    external_hub: bool,
+) -> anyhow::Result<(Vec<Failure>, Record)> {
     let sc = &s.scenario;
     let mut run = Run {
         h,
@@ -153,6 +192,11 @@ pub async fn run_steps<H: Harness>(
         ctx: Ctx::new(h),
         record: Record::default(),
         failures: Vec::new(),
+        gate: Gate {
+            external: external_hub,
+            ..Gate::default()
+        },
+        told_success: false,
     };
     for rule in &sc.dataplane.faults {
         h.add_fault(run.ctx.value(rule)).await?;
@@ -165,41 +209,60 @@ pub async fn run_steps<H: Harness>(
         ctx,
         mut record,
         mut failures,
+        mut gate,
+        told_success: told,
         ..
     } = run;
-    let fe = sc.expect.clone().unwrap_or_default();
+    let fe = gate.final_expect(&sc.expect.clone().unwrap_or_default());
+    record.skipped_checks = gate.skipped;
     for (i, e) in fe.events.iter().enumerate() {
-        check_events(h, &format!("expect.events[{i}]"), e, &ctx, &mut failures).await?;
+        let at = format!("expect.events[{i}]");
+        check_events(h, &at, e, &ctx, told, &mut failures).await?;
     }
     if sc.hub.writeback {
         let rows = h.writeback_rows().await?;
         if let Some(e) = &fe.writeback {
-            check_rows("expect.writeback", &rows, e, &ctx, &mut failures);
+            check_rows("expect.writeback", &rows, e, &ctx, told, &mut failures);
         }
         record.writeback_total = rows.len();
         record.writeback = Some(rows.into_iter().take(RECORD_LIMIT).collect());
     }
-    if fe.total_events.is_some() || fe.duplicate_events.is_some() {
+    if fe.total_events.is_some() || fe.duplicate_events.is_some() || fe.distinct_events.is_some() {
         let all = h.events(Filter::default()).await?;
         if let Some(total) = fe.total_events
             && all.len() != total
         {
             failures.push(Failure {
+                class: count_class(&all, total, told),
                 at: "expect.total_events".into(),
                 message: format!("{} event(s) stored in total, expected {total}", all.len()),
                 diff: Some(summarise(&all)),
             });
         }
+        if let Some(want) = fe.distinct_events {
+            let distinct = all.len() - duplicates(&all);
+            if distinct != want {
+                let class = if distinct < want {
+                    FailureClass::loss(told)
+                } else {
+                    FailureClass::Payload
+                };
+                failures.push(Failure {
+                    class,
+                    at: "expect.distinct_events".into(),
+                    message: format!(
+                        "{distinct} distinct event(s) (by messageId) stored, expected {want}"
+                    ),
+                    diff: Some(summarise(&all)),
+                });
+            }
+        }
         if let Some(want) = fe.duplicate_events {
             // Counted here from the stored events, not taken from the data plane's stats.
-            let mut seen = std::collections::HashSet::new();
-            let dups = all
-                .iter()
-                .filter_map(|e| e.event.get("messageId").and_then(Value::as_str))
-                .filter(|id| !seen.insert(*id))
-                .count();
+            let dups = duplicates(&all);
             if dups != want {
                 failures.push(Failure {
+                    class: FailureClass::Duplicate,
                     at: "expect.duplicate_events".into(),
                     message: format!(
                         "{dups} stored event(s) repeat an earlier messageId, expected {want}"
@@ -220,10 +283,12 @@ pub async fn run_steps<H: Harness>(
             && rows.len() != n
         {
             failures.push(Failure::plain(
+                FailureClass::Protocol,
                 "expect.requests",
                 format!(
-                    "the data plane received {} request(s), expected {n}; statuses {statuses:?}",
-                    rows.len()
+                    "the data plane received {} request(s), expected {n}; statuses {}",
+                    rows.len(),
+                    json!(statuses)
                 ),
             ));
         }
@@ -231,6 +296,7 @@ pub async fn run_steps<H: Harness>(
             && want != &statuses
         {
             failures.push(Failure {
+                class: FailureClass::Protocol,
                 at: "expect.requests".into(),
                 message: "statuses answered by the data plane differ".into(),
                 diff: Some(matcher::diff(&json!(want), &json!(statuses))),

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::kinds::Kinds;
+
 /// A value or a list of values.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
@@ -54,6 +56,9 @@ pub struct AnswerExpect {
     /// Contract breaches found by the mock Looker; default: none allowed.
     #[serde(default)]
     pub breaches: Option<Vec<BreachExpect>>,
+    /// Keys whose kind differs from their default (contract or reference).
+    #[serde(default)]
+    pub kinds: Kinds,
 }
 
 /// Expected contract breach: each given field is a substring of the breach's field.
@@ -97,6 +102,9 @@ pub struct FormExpect {
     /// Contract breaches; default none.
     #[serde(default)]
     pub breaches: Option<Vec<BreachExpect>>,
+    /// Keys whose kind differs from their default (contract or reference).
+    #[serde(default)]
+    pub kinds: Kinds,
 }
 
 /// Which stored events an expectation is about.
@@ -171,12 +179,20 @@ pub struct FinalExpect {
     /// that was stored the first time too; the gateway does not deduplicate).
     #[serde(default)]
     pub duplicate_events: Option<usize>,
+    /// Stored events with distinct `messageId`s: every event arrived at least once, however
+    /// often a retry stored it again (a delivery contract that holds for any batching).
+    #[serde(default)]
+    pub distinct_events: Option<usize>,
     /// The data plane's request journal.
     #[serde(default)]
     pub requests: Option<RequestsExpect>,
     /// The write-back database (needs `hub: {writeback: true}`).
     #[serde(default)]
     pub writeback: Option<WritebackExpect>,
+    /// Keys whose kind differs from their default (`events`, `total_events`,
+    /// `duplicate_events`, `requests`).
+    #[serde(default)]
+    pub kinds: Kinds,
 }
 
 /// Expectations on the hub's write-back database, read by the runner straight from the SQLite

@@ -11,6 +11,7 @@
 //! (the `X-Looker-Webhook-Id` of the latest `send`).
 
 mod expect;
+pub mod kinds;
 mod parse;
 mod steps;
 mod validate;
@@ -19,6 +20,7 @@ pub use expect::{
     AnswerExpect, BreachExpect, EventFilterSpec, EventsExpect, FinalExpect, FormExpect, OneOrMany,
     RequestsExpect, WritebackExpect,
 };
+pub use kinds::{CheckKind, Kinds};
 pub use parse::{LoadError, LoadedScenario, name_from_path, parse_scenario};
 pub use steps::{
     FormStep, ListStep, LoginExpect, LoginStep, RawStep, RevokeStep, SendStep, SetStateStep, Step,

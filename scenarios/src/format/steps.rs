@@ -131,6 +131,10 @@ pub struct RawStep {
     /// Expected body (matchers allowed; leading keep-alive newlines are skipped).
     #[serde(default)]
     pub response: Option<Value>,
+    /// Keys whose kind differs from their default (`status` is a contract, `response` the
+    /// reference hub's texts unless `kinds: {response: contract}`).
+    #[serde(default)]
+    pub kinds: super::Kinds,
 }
 
 /// Wait for events or for time.

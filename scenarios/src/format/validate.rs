@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::Scenario;
 use super::expect::{EventsExpect, WritebackExpect};
+use super::kinds::validate_kinds;
 use super::steps::Step;
 use crate::matcher;
 
@@ -34,6 +35,7 @@ pub(crate) fn validate_tree(scenario: &Scenario) -> Result<(), String> {
         match step {
             Step::Send(s) => {
                 if let Some(e) = &s.expect {
+                    validate_kinds("send.expect", &e.kinds).map_err(|e| format!("{what}: {e}"))?;
                     if let Some(m) = &e.message {
                         check(&what, m)?;
                     }
@@ -47,6 +49,8 @@ pub(crate) fn validate_tree(scenario: &Scenario) -> Result<(), String> {
             }
             Step::FetchForm(s) => {
                 if let Some(e) = &s.expect {
+                    validate_kinds("fetch_form.expect", &e.kinds)
+                        .map_err(|e| format!("{what}: {e}"))?;
                     if let Some(b) = &e.body {
                         check(&what, b)?;
                     }
@@ -61,6 +65,7 @@ pub(crate) fn validate_tree(scenario: &Scenario) -> Result<(), String> {
                 }
             }
             Step::Raw(s) => {
+                validate_kinds("raw", &s.kinds).map_err(|e| format!("{what}: {e}"))?;
                 if let Some(r) = &s.response {
                     check(&what, r)?;
                 }
@@ -71,6 +76,7 @@ pub(crate) fn validate_tree(scenario: &Scenario) -> Result<(), String> {
         }
     }
     if let Some(fe) = &scenario.expect {
+        validate_kinds("expect", &fe.kinds).map_err(|e| format!("expect: {e}"))?;
         for (i, e) in fe.events.iter().enumerate() {
             check_items(&format!("expect.events[{i}]"), e)?;
         }

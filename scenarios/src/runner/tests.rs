@@ -228,8 +228,12 @@ async fn counts_answers_and_breaches_are_checked() {
         "{}",
         text[0]
     );
-    assert!(text[1].contains("does not contain \"nope\""), "{}", text[1]);
-    assert!(text[2].contains("0 event(s) matching"), "{}", text[2]);
+    assert!(text[1].contains("does not contain `nope`"), "{}", text[1]);
+    assert!(
+        text[2].contains("0 event(s) stored, expected 2"),
+        "{}",
+        text[2]
+    );
 }
 
 #[tokio::test]
@@ -373,7 +377,7 @@ async fn writeback_mismatches_are_named() {
         "the form has no field `comment`",
         "refresh_query:false, expected refresh_query:true",
         "validation_errors differs",
-        "1 write-back row(s) matching {} in the database, expected 2",
+        "1 write-back row(s) in the database, expected 2",
         "items[0] matches no unclaimed row; closest is #0: user: expected \"bob@example.com\", received \"alice@example.com\"",
         "row #0 does not match `each`: classification",
     ] {
@@ -460,4 +464,110 @@ async fn action_lists_must_include_the_names_and_lack_the_excluded() {
         failures[0].message,
         "the list includes `rudder_event`, which must not be offered here"
     );
+}
+
+/// The class of a failure follows what the hub did: missing events while Looker was told
+/// success are a silent loss; told failure, a reported loss; repeated, a duplicate; different,
+/// a payload failure; a wrong success, an answer failure.
+#[tokio::test]
+async fn each_failure_carries_the_class_of_what_the_hub_did() {
+    use crate::classes::FailureClass as C;
+    let classes = |f: &[Failure]| f.iter().map(|f| f.class).collect::<Vec<_>>();
+    let three = format!(
+        "{LOOK}steps:\n  - send: {{action: rudder_event}}\nexpect:\n  events:\n    - count: 3\n"
+    );
+    let (f, _) = run_steps(&fake(vec![event()], true), &scenario(&three))
+        .await
+        .unwrap();
+    assert_eq!(classes(&f), [C::SilentLoss], "{f:#?}");
+    let (f, _) = run_steps(&fake(vec![event()], false), &scenario(&three))
+        .await
+        .unwrap();
+    assert_eq!(classes(&f), [C::ReportedLoss], "{f:#?}");
+    assert!(
+        !f[0].message.contains("EventFilterSpec"),
+        "{}",
+        f[0].message
+    );
+
+    let one = format!(
+        "{LOOK}steps:\n  - send: {{action: rudder_event, expect: {{success: true}}}}\nexpect:\n  events:\n    - where: {{type: identify}}\n      count: 1\n      items: [{{userId: u1}}]\n"
+    );
+    let (f, _) = run_steps(&fake(vec![event(), event()], true), &scenario(&one))
+        .await
+        .unwrap();
+    assert_eq!(classes(&f), [C::Duplicate], "{f:#?}");
+    assert!(
+        f[0].message.contains("matching type=identify"),
+        "{}",
+        f[0].message
+    );
+    // Sent twice under two messageIds is still a duplicate.
+    let mut again = event();
+    again["messageId"] = json!("5a6b0f0e-3c2d-4e1f-9a8b-7c6d5e4f3a2b");
+    let (f, _) = run_steps(&fake(vec![event(), again], true), &scenario(&one))
+        .await
+        .unwrap();
+    assert_eq!(classes(&f), [C::Duplicate], "{f:#?}");
+    let mut other = event();
+    other["userId"] = json!("u2");
+    let (f, _) = run_steps(&fake(vec![other], true), &scenario(&one))
+        .await
+        .unwrap();
+    assert_eq!(classes(&f), [C::Payload], "{f:#?}");
+    let (f, _) = run_steps(&fake(vec![event()], false), &scenario(&one))
+        .await
+        .unwrap();
+    assert_eq!(classes(&f), [C::Answer], "{f:#?}");
+}
+
+/// Against an external hub the reference parts (a message text, the request journal) are
+/// left out and listed; the contract parts still fail.
+#[tokio::test]
+async fn against_an_external_hub_only_contract_parts_are_checked() {
+    let s = scenario(&format!(
+        "{LOOK}steps:\n  - send: {{action: rudder_event, expect: {{success: true, message_contains: words of ours}}}}\nexpect:\n  total_events: 1\n  requests: {{count: 7}}\n"
+    ));
+    let (f, _) = run_steps(&fake(vec![event()], true), &s).await.unwrap();
+    assert_eq!(f.len(), 2, "in-process everything is checked: {f:#?}");
+    let (f, record) = run_steps_against(&fake(vec![event()], true), &s, true)
+        .await
+        .unwrap();
+    assert!(f.is_empty(), "{f:#?}");
+    let skipped: Vec<&str> = record
+        .skipped_checks
+        .iter()
+        .map(|c| c.what.as_str())
+        .collect();
+    assert_eq!(skipped, ["message_contains", "requests"]);
+    let (f, _) = run_steps_against(&fake(vec![], true), &s, true)
+        .await
+        .unwrap();
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].class, crate::classes::FailureClass::SilentLoss);
+}
+
+/// A harness error ends the run: what has not started is skipped, naming where it failed.
+#[tokio::test]
+async fn a_harness_error_skips_the_scenarios_not_started_yet() {
+    let ok = scenario(&format!(
+        "{LOOK}steps:\n  - send: {{action: rudder_event}}\n"
+    ));
+    let reports = run_all(
+        Arc::new(FakeLauncher { fail: true }),
+        vec![ok.clone(), ok.clone(), ok],
+        1,
+        false,
+        |_| {},
+    )
+    .await;
+    assert!(matches!(reports[0].status, Status::HarnessError { .. }));
+    for r in &reports[1..] {
+        match &r.status {
+            Status::Skipped { reason } => {
+                assert_eq!(reason, "not run: the harness failed in t")
+            }
+            s => panic!("{s:?}"),
+        }
+    }
 }

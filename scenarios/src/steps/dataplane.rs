@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::Run;
 use crate::checks::{DEFAULT_EVENT_WAIT, check_events};
+use crate::classes::FailureClass;
 use crate::format::{EventsExpect, WaitStep};
 use crate::harness::Harness;
 use crate::outcome::Failure;
@@ -32,7 +33,11 @@ pub(crate) async fn wait<H: Harness>(
     w: &WaitStep,
 ) -> anyhow::Result<()> {
     let Run {
-        h, ctx, failures, ..
+        h,
+        ctx,
+        failures,
+        told_success,
+        ..
     } = run;
     match w.events {
         Some(n) => {
@@ -41,6 +46,7 @@ pub(crate) async fn wait<H: Harness>(
                     .unwrap_or(DEFAULT_EVENT_WAIT);
             if let Err(seen) = h.wait_for(n, ctx.filter(&w.filter), timeout).await? {
                 failures.push(Failure::plain(
+                    FailureClass::loss(*told_success),
                     at.to_string(),
                     format!(
                         "waited {} ms for {n} event(s), {seen} arrived",
@@ -60,5 +66,5 @@ pub(crate) async fn expect_events<H: Harness>(
     at: &str,
     e: &EventsExpect,
 ) -> anyhow::Result<()> {
-    check_events(run.h, at, e, &run.ctx, &mut run.failures).await
+    check_events(run.h, at, e, &run.ctx, run.told_success, &mut run.failures).await
 }

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::Run;
 use crate::checks::{check_answer, check_breaches, check_form, compare};
+use crate::classes::FailureClass;
 use crate::format::{AnswerExpect, FormExpect, FormStep, ListStep, SendStep};
 use crate::harness::{FormRequest, Harness, SendRequest};
 use crate::matcher;
@@ -22,7 +23,8 @@ pub(crate) async fn send<H: Harness>(
         ctx,
         record,
         failures,
-        ..
+        gate,
+        told_success,
     } = run;
     let look_name = send
         .look
@@ -59,13 +61,9 @@ pub(crate) async fn send<H: Harness>(
     if let Some(id) = &res.webhook_id {
         ctx.set("${send.webhook_id}", id.clone());
     }
-    check_answer(
-        at,
-        &res,
-        send.expect.as_ref().unwrap_or(&AnswerExpect::default()),
-        ctx,
-        failures,
-    );
+    *told_success |= res.success;
+    let expect = gate.answer(at, send.expect.as_ref().unwrap_or(&AnswerExpect::default()));
+    check_answer(at, &res, &expect, ctx, failures);
     Ok(())
 }
 
@@ -81,6 +79,7 @@ pub(crate) async fn fetch_form<H: Harness>(
         ctx,
         record,
         failures,
+        gate,
         ..
     } = run;
     let mut params = ctx.params(&form.action, &form.params);
@@ -102,13 +101,8 @@ pub(crate) async fn fetch_form<H: Harness>(
     record.answers.push(json!({
         "step": at, "http_status": res.http_status, "body": res.body,
     }));
-    check_form(
-        at,
-        &res,
-        form.expect.as_ref().unwrap_or(&FormExpect::default()),
-        ctx,
-        failures,
-    );
+    let expect = gate.form(at, form.expect.as_ref().unwrap_or(&FormExpect::default()));
+    check_form(at, &res, &expect, ctx, failures);
     Ok(())
 }
 
@@ -157,6 +151,7 @@ pub(crate) async fn list_actions<H: Harness>(
         .collect();
     if !missing.is_empty() {
         failures.push(Failure {
+            class: FailureClass::Protocol,
             at: at.to_string(),
             message: format!(
                 "the list lacks {}; it lists {}",
@@ -169,6 +164,7 @@ pub(crate) async fn list_actions<H: Harness>(
     let forbidden: Vec<&String> = list.excludes.iter().filter(|n| names.contains(n)).collect();
     if !forbidden.is_empty() {
         failures.push(Failure {
+            class: FailureClass::Protocol,
             at: at.to_string(),
             message: format!(
                 "the list includes {}, which must not be offered here",
@@ -185,6 +181,7 @@ pub(crate) async fn list_actions<H: Harness>(
         let got = got.and_then(|a| a.get("supported_formats")).cloned();
         if got.as_ref() != Some(&json!(formats)) {
             failures.push(Failure {
+                class: FailureClass::Protocol,
                 at: at.to_string(),
                 message: format!("supported_formats of `{name}` differ"),
                 diff: Some(matcher::diff(
@@ -200,7 +197,8 @@ pub(crate) async fn list_actions<H: Harness>(
             .actions
             .iter()
             .find(|a| a.get("name").and_then(Value::as_str) == Some(name));
-        compare(at, &format!("action `{name}`"), &want, got, failures);
+        let class = FailureClass::Protocol;
+        compare(class, at, &format!("action `{name}`"), &want, got, failures);
     }
     Ok(())
 }

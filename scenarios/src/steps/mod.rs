@@ -13,6 +13,7 @@ mod looker;
 mod raw;
 mod writeback;
 
+use crate::contract::Gate;
 use crate::ctx::Ctx;
 use crate::format::{Scenario, Step};
 use crate::harness::Harness;
@@ -30,6 +31,10 @@ pub(crate) struct Run<'a, H> {
     pub record: Record,
     /// Failed expectations so far.
     pub failures: Vec<Failure>,
+    /// Which expectations this run checks (all, or only contracts against an external hub).
+    pub gate: Gate,
+    /// Looker was told success by a send so far: missing events are then a silent loss.
+    pub told_success: bool,
 }
 
 /// Execute one step. `Err` means the harness failed; failed expectations go to `run.failures`.

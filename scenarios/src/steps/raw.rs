@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::Run;
 use crate::checks::compare;
+use crate::classes::FailureClass;
 use crate::ctx::Ctx;
 use crate::format::RawStep;
 use crate::harness::Harness;
@@ -23,9 +24,17 @@ pub(crate) async fn raw<H: Harness>(
         ctx,
         record,
         failures,
+        gate,
         ..
     } = run;
     let (status, body) = raw_request(*h, raw, ctx).await?;
+    let checked = gate.raw(at, raw);
+    // The body's texts may be the reference hub's, its success never is.
+    let success = match (&raw.response, &checked.response) {
+        (Some(want), None) => crate::contract::success_part(want),
+        _ => None,
+    };
+    let raw = &checked;
     record
         .answers
         .push(json!({"step": at, "http_status": status, "body": body}));
@@ -33,12 +42,32 @@ pub(crate) async fn raw<H: Harness>(
         && want != status
     {
         failures.push(Failure::plain(
+            FailureClass::Protocol,
             at.to_string(),
             format!("HTTP status {status}, expected {want}; body: {body}"),
         ));
     }
     if let Some(want) = &raw.response {
-        compare(at, "response body", &ctx.value(want), Some(&body), failures);
+        let class = FailureClass::Answer;
+        compare(
+            class,
+            at,
+            "response body",
+            &ctx.value(want),
+            Some(&body),
+            failures,
+        );
+    }
+    if let Some(want) = success {
+        let class = FailureClass::Answer;
+        compare(
+            class,
+            at,
+            "success in the response",
+            &want,
+            Some(&body),
+            failures,
+        );
     }
     Ok(())
 }

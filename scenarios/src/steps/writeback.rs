@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::Run;
 use crate::checks::{check_breaches, check_login, check_rows};
+use crate::classes::FailureClass;
 use crate::format::{LoginExpect, LoginStep, RevokeStep, SetStateStep, WritebackExpect};
 use crate::harness::{Harness, LoginRequest};
 use crate::outcome::Failure;
@@ -60,6 +61,7 @@ pub(crate) async fn revoke<H: Harness>(
         && want != n
     {
         failures.push(Failure::plain(
+            FailureClass::Harness,
             at.to_string(),
             format!(
                 "the provider revoked {n} live token(s) of {}, expected {want}",
@@ -91,9 +93,13 @@ pub(crate) async fn expect_writeback<H: Harness>(
     e: &WritebackExpect,
 ) -> anyhow::Result<()> {
     let Run {
-        h, ctx, failures, ..
+        h,
+        ctx,
+        failures,
+        told_success,
+        ..
     } = run;
     let rows = h.writeback_rows().await?;
-    check_rows(at, &rows, e, ctx, failures);
+    check_rows(at, &rows, e, ctx, *told_success, failures);
     Ok(())
 }

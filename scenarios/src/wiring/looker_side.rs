@@ -40,7 +40,7 @@ impl Looker for Env {
         if let Some(f) = &req.format {
             match f.parse::<mock_looker::Format>() {
                 Ok(f) => r.format = Some(f),
-                Err(e) => return Ok(refused(format!("unknown format {f:?}: {e}"))),
+                Err(e) => return Ok(refused(format!("unknown format `{f}`: {e}"))),
             }
         }
         r.download = req.download.map(|d| match d {
@@ -288,7 +288,7 @@ impl Env {
 fn tamper_state(url: &str) -> anyhow::Result<String> {
     map_state(url, |s| {
         let mut b = s.as_bytes().to_vec();
-        anyhow::ensure!(b.len() > 2, "the state {s:?} is too short to tamper with");
+        anyhow::ensure!(b.len() > 2, "the state `{s}` is too short to tamper with");
         let i = b.len() / 2;
         b[i] = if b[i] == b'A' { b'B' } else { b'A' };
         Ok(String::from_utf8(b)?)

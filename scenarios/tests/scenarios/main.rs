@@ -1,6 +1,8 @@
 //! Integration tests of the `scenarios` binary against the real crates (the demo's test is in
 //! `src/bin/scenarios/demo.rs`, next to the code it drives).
 
+mod conform;
+mod fake_hubs;
 mod fuzz_load;
 mod helpers;
 mod record;

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use scenarios::Status;
+use scenarios::conformance;
 use scenarios::report;
 use scenarios::runner;
 use scenarios::wiring::{Wiring, WiringConfig};
@@ -68,6 +69,16 @@ pub struct RunArgs {
     /// received) that are printed before it by default.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Run each selected scenario N times (a racy loss passes or fails by luck once). The table
+    /// shows pass counts per scenario (`7/30 failed: silent-loss`); JUnit marks a scenario
+    /// failed if any run failed.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub repeat: u32,
+    /// Write a conformance report to attach to a bug report: FILE.md (Markdown) or FILE.html
+    /// (one self-contained page). One row per area, each failure linked to what was sent, what
+    /// arrived and what Looker was told.
+    #[arg(long, value_name = "FILE.md|FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// `scenarios list`.
@@ -122,6 +133,40 @@ pub async fn run(args: RunArgs) -> u8 {
         eprintln!("no scenario matches");
         return report::EXIT_HARNESS;
     }
+    let report_kind = match &args.report {
+        Some(path) => match conformance::Kind::from_path(path) {
+            Some(k) => Some((path.clone(), k)),
+            None => {
+                eprintln!(
+                    "error: --report {}: the file name must end in .md or .html",
+                    path.display()
+                );
+                return report::EXIT_HARNESS;
+            }
+        },
+        None => None,
+    };
+    let selected = scenarios.clone();
+    // Rounds of the whole selection, so that repeated runs mix with the others as CI's would.
+    let scenarios: Vec<_> = (0..args.repeat)
+        .flat_map(|_| scenarios.iter().cloned())
+        .collect();
+    let meta = conformance::Meta {
+        hub: args
+            .hub_url
+            .clone()
+            .unwrap_or_else(|| "the in-process reference hub (fresh per scenario)".into()),
+        looker_version: format!(
+            "the mock Looker, LookerOutgoingWebhook/{} unless a scenario sets another version",
+            mock_looker::DEFAULT_LOOKER_VERSION
+        ),
+        dataplane: args
+            .dataplane_url
+            .clone()
+            .unwrap_or_else(|| "the in-process mock data plane (fresh per scenario)".into()),
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        repeat: args.repeat as usize,
+    };
     let jobs = args.jobs.unwrap_or_else(|| {
         if args.dataplane_url.is_some() {
             1
@@ -147,7 +192,11 @@ pub async fn run(args: RunArgs) -> u8 {
     let pb = bar.clone();
     let reports = runner::run_all(launcher, scenarios, jobs, external_hub, move |r| {
         match &r.status {
-            Status::Failed { .. } => pb.println(format!("FAIL  {}", r.name)),
+            Status::Failed { .. } => pb.println(format!(
+                "FAIL  {} [{}]",
+                r.name,
+                r.class().map(|c| c.as_str()).unwrap_or("")
+            )),
             Status::HarnessError { error } => pb.println(format!("ERROR {}: {error}", r.name)),
             _ => {}
         }
@@ -173,6 +222,17 @@ pub async fn run(args: RunArgs) -> u8 {
             return report::EXIT_HARNESS;
         }
         println!("JUnit report: {}", path.display());
+    }
+    if let Some((path, kind)) = report_kind {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let text = conformance::render(kind, &reports, &selected, &meta);
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return report::EXIT_HARNESS;
+        }
+        println!("conformance report: {}", path.display());
     }
     report::exit_code(&reports)
 }

@@ -333,7 +333,7 @@ pub fn describe(r: &DemoReport) -> String {
                 .unwrap_or_default(),
             e.get("event")
                 .and_then(Value::as_str)
-                .map(|x| format!("event={x:?} "))
+                .map(|x| format!("event={} ", Value::String(x.to_string())))
                 .unwrap_or_default(),
             keys.iter()
                 .map(|k| k.as_str())
