@@ -12,10 +12,12 @@
 //! - [`ConnectionGate`] and [`IdleWatch`]: the two pieces of [`serve`] on their own, for a
 //!   server that runs its own accept loop (mock-dataplane, whose connection faults need the raw
 //!   socket).
+//! - [`page`]: the HTML shell and stylesheet of the servers' pages for people.
 
 mod args;
 mod background;
 mod limits;
+pub mod page;
 mod signal;
 
 pub use args::LimitArgs;

@@ -3,6 +3,7 @@
 
 // The structure-aware fuzz generators are mock-looker's, shared so both loaders of YAML files
 // are fuzzed the same way.
+mod browser;
 #[path = "../../../mock-looker/tests/mock_looker/fuzz_gen.rs"]
 mod fuzz_gen;
 mod fuzz_load;
