@@ -59,7 +59,7 @@ const BODY: &str = r#"<p>A mock RudderStack data plane (the gateway): it answers
 <section aria-labelledby="events-title">
 <h2 id="events-title">Events <span class="muted" id="stream-state">(connecting…)</span></h2>
 <form id="filters" class="row" role="search" onsubmit="return false">
-<div><label for="f-type">Type</label><select id="f-type"><option value="">any</option><option>identify</option><option>track</option><option>page</option><option>screen</option><option>group</option><option>alias</option><option>webhook</option></select></div>
+<div><label for="f-type">Type</label><select id="f-type"><option value="">any</option><option value="identify">identify</option><option value="track">track</option><option value="page">page</option><option value="screen">screen</option><option value="group">group</option><option value="alias">alias</option><option value="webhook">webhook</option></select></div>
 <div><label for="f-user">userId</label><input type="text" id="f-user"></div>
 <div><label for="f-event">Event name</label><input type="text" id="f-event"></div>
 </form>

@@ -160,7 +160,9 @@ function renderAction() {
   for (const p of a.params) {
     const id = 'param-' + p.name;
     $('params').append(el('label', {for: id}, (p.label || p.name) + (p.required ? ' (required)' : '')));
-    const hint = [p.description || '', p.configured ? 'Configured by the admin: leave empty to use that value.' : ''].join(' ').trim();
+    let hint = (p.description || '').trim();
+    if (hint && !/[.!?]$/.test(hint)) hint += '.';
+    if (p.configured) hint = (hint + ' Configured by the admin: leave empty to use that value.').trim();
     if (hint) $('params').append(el('p', {class: 'hint', id: id + '-hint'}, hint));
     const input = el('input', {type: p.sensitive ? 'password' : 'text', id, 'data-param': p.name, autocomplete: 'off', 'aria-describedby': hint ? id + '-hint' : null});
     if (p.value) input.value = p.value;

@@ -6,7 +6,7 @@
 //! `target/browser-screenshots/`.
 //!
 //! Without Chromium and chromedriver the tests are ignored (cfg `browser_missing`, set by
-//! `scripts/browser-cfg-build.rs`); under `CI` they run and fail if the browser is missing.
+//! `scripts/browser-cfg.rs`); under `CI` they run and fail if the browser is missing.
 
 mod webdriver;
 
@@ -220,7 +220,10 @@ async fn browser_console_sends_look_1_to_rudder_identify_and_shows_success() {
     s.goto(&format!("{}/console/activity", b.demo.looker)).await;
     let activity = s.page_text().await;
     assert!(activity.contains("Scheduled plans"), "{activity}");
-    assert!(activity.contains("send_to_integration"), "{activity}");
+    // The demo's API 4.0 login and update_integration calls, and the Looks it ran.
+    for want in ["update_integration", "run_query"] {
+        assert!(activity.contains(want), "{want:?} not in:\n{activity}");
+    }
     s.screenshot("looker-activity").await;
     b.close().await;
 }

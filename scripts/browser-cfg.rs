@@ -1,9 +1,11 @@
 //! Marks the browser tests `#[ignore]` (cfg `browser_missing`) when Chromium or chromedriver is
 //! not installed, so the test runner counts them as ignored instead of printing `ok` for a test
 //! that did nothing. Under `CI` they are never ignored: they run, and fail if the browser is
-//! missing (`.ci/run` installs `chromium chromium-driver`).
+//! missing (`.ci/run` installs `chromium chromium-driver`). Included by `scenarios/build.rs`
+//! (`#[path]`), whose build script already embeds the scenarios.
 
-fn main() {
+/// Prints the cfg and the rerun conditions.
+pub fn emit() {
     println!("cargo::rustc-check-cfg=cfg(browser_missing)");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=PATH");
