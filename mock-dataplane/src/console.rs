@@ -130,7 +130,7 @@ function add(rec) {
   $('events-count').textContent = 'Newest first; ' + events.length + ' events received on this page.';
   soon();
 }
-for (const id of ['f-type', 'f-user', 'f-event']) $(id).addEventListener('input', render);
+for (const id of ['f-type', 'f-user', 'f-event']) for (const ev of ['input', 'change']) $(id).addEventListener(ev, render);
 const stream = new EventSource('/_mock/stream');
 stream.addEventListener('open', () => { $('stream-state').textContent = '(live)'; });
 stream.addEventListener('error', () => { $('stream-state').textContent = '(reconnecting…)'; });

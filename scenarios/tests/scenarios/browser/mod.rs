@@ -260,10 +260,24 @@ async fn browser_dataplane_page_shows_events_as_they_arrive() {
     s.screenshot("dataplane-live-events").await;
     // Filter by type: only track events stay.
     s.click("#f-type option[value=\"track\"]").await;
-    let other = s
-        .execute("return [...document.querySelectorAll('#events .event')].filter(e => e.dataset.type !== 'track').length;")
-        .await;
+    let count = |t: &str| {
+        format!(
+            "return [...document.querySelectorAll('#events .event')].filter(e => (e.dataset.type === 'track') === {t}).length;"
+        )
+    };
+    let mut other = Value::Null;
+    for _ in 0..50 {
+        other = s.execute(&count("false")).await;
+        if other == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(other, 0, "the type filter left other events");
+    assert!(
+        s.execute(&count("true")).await.as_u64() > Some(0),
+        "the type filter hid the track events"
+    );
     b.close().await;
 }
 
