@@ -126,6 +126,8 @@ impl Driver {
         Session {
             http,
             base: format!("{}/session/{id}", self.url),
+            driver: self.url.trim_start_matches("http://").to_owned(),
+            id,
         }
     }
 }
@@ -154,10 +156,33 @@ async fn call(
     Ok(v["value"].clone())
 }
 
-/// One browser.
+/// One browser; closed when dropped, also when a test panics (chromedriver does not stop the
+/// browsers it started when it is stopped itself).
 pub struct Session {
     http: reqwest::Client,
     base: String,
+    /// chromedriver's `host:port`, for the blocking close in `drop`.
+    driver: String,
+    id: String,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        use std::io::{Read as _, Write as _};
+        // Blocking and plain: a drop cannot await, and a panicking test has no runtime to lend.
+        let Ok(mut conn) = std::net::TcpStream::connect(&self.driver) else {
+            return;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+        let request = format!(
+            "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.id, self.driver
+        );
+        if conn.write_all(request.as_bytes()).is_ok() {
+            let mut answer = Vec::new();
+            let _ = conn.read_to_end(&mut answer);
+        }
+    }
 }
 
 /// An element of the page.
@@ -309,7 +334,7 @@ impl Session {
 
     /// Closes the browser.
     pub async fn close(self) {
-        let _ = call(&self.http, reqwest::Method::DELETE, &self.base, None).await;
+        drop(self);
     }
 }
 
