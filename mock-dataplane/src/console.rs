@@ -56,6 +56,10 @@ const BODY: &str = r#"<p>A mock RudderStack data plane (the gateway): it answers
 <p id="fault-result" role="status" aria-live="polite"></p>
 <table><caption class="muted">Rules</caption><thead><tr><th scope="col">Id</th><th scope="col">Rule</th><th scope="col">Matched</th><th scope="col">Fired</th><th scope="col">Active</th></tr></thead><tbody id="faults"></tbody></table>
 </section>
+<section aria-labelledby="stats-title">
+<h2 id="stats-title">Counts</h2>
+<div id="stats"><p class="muted">Loading…</p></div>
+</section>
 <section aria-labelledby="events-title">
 <h2 id="events-title">Events <span class="muted" id="stream-state">(connecting…)</span></h2>
 <form id="filters" class="row" role="search" onsubmit="return false">
@@ -65,10 +69,6 @@ const BODY: &str = r#"<p>A mock RudderStack data plane (the gateway): it answers
 </form>
 <p class="hint" id="events-count"></p>
 <div id="events" aria-live="off"></div>
-</section>
-<section aria-labelledby="stats-title">
-<h2 id="stats-title">Counts</h2>
-<div id="stats"><p class="muted">Loading…</p></div>
 </section>
 <section aria-labelledby="requests-title">
 <h2 id="requests-title">Request journal <span class="muted">(newest first, last 50)</span></h2>

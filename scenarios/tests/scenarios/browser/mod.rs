@@ -256,7 +256,12 @@ async fn browser_dataplane_page_shows_events_as_they_arrive() {
         true,
         "the page reloaded"
     );
-    s.wait_text("#stats", "events stored").await;
+    // The counts follow: the demo's 11 events and these 4.
+    s.wait_text("#stats", "15 events stored").await;
+    // The newest event, expanded to its JSON.
+    s.click("#events details.event > summary").await;
+    let json = s.text(&s.must("#events details.event pre").await).await;
+    assert!(json.contains("\"event\": \"Browser Live Check\""), "{json}");
     s.screenshot("dataplane-live-events").await;
     // Filter by type: only track events stay.
     s.click("#f-type option[value=\"track\"]").await;
