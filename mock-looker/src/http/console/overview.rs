@@ -75,7 +75,8 @@ document.getElementById('register').addEventListener('submit', async (ev) => {
 fn hub_section(b: &mut String, core: &Core, hub: &Hub, looks: &[Look]) {
     let _ = writeln!(
         b,
-        "<section class=\"card\"><h3>{} <span class=\"muted\">(hub {}, <code>{}</code>)</span></h3>",
+        "<section class=\"card\" id=\"hub-{}\"><h3>{} <span class=\"muted\">(hub {}, <code>{}</code>)</span></h3>",
+        esc(&hub.id),
         esc(hub.label.as_deref().unwrap_or("(no label)")),
         esc(&hub.id),
         esc(&hub.url)

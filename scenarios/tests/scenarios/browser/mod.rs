@@ -225,6 +225,19 @@ async fn browser_console_sends_look_1_to_rudder_identify_and_shows_success() {
         assert!(activity.contains(want), "{want:?} not in:\n{activity}");
     }
     s.screenshot("looker-activity").await;
+
+    // Registering a hub from the console: one that cannot be reached is registered with the
+    // reason its action list failed, shown after the page reloads.
+    s.goto(&format!("{}/", b.demo.looker)).await;
+    s.type_into("#hub-url", "http://127.0.0.1:9").await;
+    s.type_into("#hub-token", "not-a-real-token").await;
+    s.click("#register button[type=submit]").await;
+    s.wait_text("#register-result", "listing its actions failed")
+        .await;
+    s.wait_text("#hub-2 h3", "http://127.0.0.1:9").await;
+    let page = s.page_text().await;
+    assert!(page.contains("Listing its actions failed"), "{page}");
+    assert!(!page.contains("not-a-real-token"), "the token is shown");
     b.close().await;
 }
 
