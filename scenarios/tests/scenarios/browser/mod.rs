@@ -8,6 +8,7 @@
 //! Without Chromium and chromedriver the tests are ignored (cfg `browser_missing`, set by
 //! `scripts/browser-cfg.rs`); under `CI` they run and fail if the browser is missing.
 
+mod interactive;
 mod webdriver;
 
 use std::io::{BufRead, BufReader};
