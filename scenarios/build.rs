@@ -1,5 +1,9 @@
 //! Embeds the default scenarios (`scenarios/`) and shared Looks (`looks/`) in the binary, so
-//! `scenarios run` and `scenarios up` work from any directory, and from a fresh clone.
+//! `scenarios run` and `scenarios up` work from any directory, and from a fresh clone; and sets
+//! cfg `browser_missing` when Chromium is not installed (`scripts/browser-cfg.rs`).
+
+#[path = "../scripts/browser-cfg.rs"]
+mod browser_cfg;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,6 +27,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
+    browser_cfg::emit();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let mut files = Vec::new();
     for sub in ["scenarios", "looks"] {

@@ -59,6 +59,7 @@ mod identity;
 mod look_stream;
 pub mod mapping;
 mod origin;
+mod page;
 pub mod parse;
 pub mod rudder;
 pub mod send;

@@ -132,29 +132,10 @@ fn looker_version(headers: &HeaderMap) -> Option<Version> {
 }
 
 async fn index(State(s): State<AppState>) -> Html<String> {
-    let esc = |t: &str| html_escape::encode_text(t).into_owned();
-    let items: String = s
-        .registry
-        .all()
-        .iter()
-        .map(|a| {
-            let d = a.definition();
-            format!(
-                "<li><b>{}</b> (<code>{}</code>): {}</li>\n",
-                esc(d.label),
-                esc(d.name),
-                esc(d.description)
-            )
-        })
-        .collect();
-    Html(format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{label}</title></head>\n<body>\n\
-         <h1>{label}</h1>\n<p>A Looker Action Hub (the Looker Action API) whose RudderStack actions turn each row of a \
-         Look into an event sent to a RudderStack data plane (<code>/v1/batch</code>). Add <code>{base}</code> as an \
-         Action Hub in Looker, with an authorization token from <code>action-hub token</code>.</p>\n\
-         <h2>Actions</h2>\n<ul>\n{items}</ul>\n</body>\n</html>\n",
-        label = esc(&s.config().label),
-        base = esc(&s.base_url),
+    Html(crate::page::index(
+        &s.config().label,
+        &s.base_url,
+        &s.registry,
     ))
 }
 

@@ -195,8 +195,19 @@ async fn reset(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn requests(State(st): State<Arc<AppState>>) -> Response {
-    let all = st.journal.all();
+/// `GET /_mock/requests[?last=N]`: the journal, oldest first; `last` keeps only the newest N
+/// (what the browser page polls).
+async fn requests(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut all = st.journal.all();
+    if let Some(last) = q.get("last") {
+        let Ok(n) = last.parse::<usize>() else {
+            return bad_request(format!("last must be a number of requests, got {last:?}"));
+        };
+        all.drain(..all.len().saturating_sub(n));
+    }
     json_response(
         StatusCode::OK,
         serde_json::json!({ "requests": all }).to_string(),

@@ -35,6 +35,7 @@
 mod client;
 mod config;
 mod conn;
+mod console;
 mod cors;
 mod expect;
 mod faults;

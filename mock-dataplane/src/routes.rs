@@ -65,7 +65,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/pixel/v1/page", get(|s, req| pixel(s, req, "page")))
         .route("/v1/webhook", get(webhook).post(webhook))
         .route("/health", get(health))
-        .route("/", get(health))
+        .route("/", get(root))
         .route("/version", get(version))
         .route("/robots.txt", get(robots));
     r.merge(crate::inspect::routes())
@@ -75,6 +75,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             crate::cors::layer,
         ))
         .with_state(state)
+}
+
+/// `GET /`: the gateway's health JSON, or the page for people when a browser asks for HTML.
+async fn root(st: AxState<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    if crate::console::wants_html(&headers) {
+        return crate::console::page();
+    }
+    health(st).await
 }
 
 /// `GET /health`: the liveness JSON of `app.LivenessHandler`.

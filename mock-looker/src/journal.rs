@@ -261,6 +261,23 @@ impl Journal {
         }
     }
 
+    /// The newest `n` entries, newest first, and how many are kept in all (the console's view;
+    /// entries are shared, not copied).
+    pub fn newest(&self, n: usize) -> (Vec<Arc<JournalEntry>>, usize) {
+        let inner = self.lock();
+        let kept = inner.entries.len();
+        (
+            inner
+                .entries
+                .iter()
+                .rev()
+                .take(n)
+                .map(|(e, _)| e.clone())
+                .collect(),
+            kept,
+        )
+    }
+
     /// How many entries were dropped to stay within the limits.
     pub fn dropped(&self) -> u64 {
         self.lock().dropped

@@ -13,6 +13,7 @@
 //!   server that runs its own accept loop (mock-dataplane, whose connection faults need the raw
 //!   socket).
 //! - [`http_client`]: the one way to build an outgoing `reqwest` client (TLS through ring).
+//! - [`page`]: the HTML shell and stylesheet of the servers' pages for people.
 //!
 //! The shortest use: a server on a free loopback port in the background, called, then stopped.
 //!
@@ -37,6 +38,7 @@ mod args;
 mod background;
 mod client;
 mod limits;
+pub mod page;
 mod signal;
 
 pub use args::LimitArgs;

@@ -7,6 +7,7 @@ mod bad_input;
 mod binary;
 mod client;
 mod connections;
+mod console;
 mod control_api_access;
 mod durability;
 mod faults;

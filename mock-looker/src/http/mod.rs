@@ -1,12 +1,15 @@
 //! The mock's own HTTP surface, and nothing else: the `/_mock/` admin API with the download
 //! and state URLs ([`admin`]), the Looker API 4.0 subset with its sessions ([`api4`]) and the
-//! OAuth provider ([`oauth`]). Handlers translate HTTP to calls on the engine in
+//! OAuth provider ([`oauth`], its sign-in page in [`oauth_page`]), and the console a person
+//! opens in a browser ([`console`]). Handlers translate HTTP to calls on the engine in
 //! `crate::core`, which knows nothing of this layer.
 
 pub(crate) mod admin;
 pub(crate) mod api4;
+mod console;
 mod guard;
 pub mod oauth;
+mod oauth_page;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +26,7 @@ pub(crate) async fn serve(
     let app = admin::router(core.clone())
         .merge(api4::router().with_state(core.clone()))
         .merge(oauth.router())
+        .merge(console::router(core.clone()))
         // Cross-origin and content-type rules of the admin API and API 4.0 (see `guard`).
         .layer(axum::middleware::from_fn(guard::guard));
     // The Python SDK sends `//api/…` when base_url ends with a slash: collapse `//` before routing.

@@ -1,10 +1,14 @@
 //! A mock OAuth 2.0 provider served by the mock Looker under `/oauth/`, so OAuth hubs (the
 //! write-back action of issue 6) can be tested without Google.
 //!
-//! - `GET /oauth/authorize?response_type=code&client_id&redirect_uri&state[&scope]`: consent is
-//!   auto-approved for the scripted user named by `login_as` (what [`crate::browser`] adds, in
-//!   place of a login page); 302 to `redirect_uri?code&state`. An unknown user or client gets
-//!   `redirect_uri?error=access_denied&state`; a missing `redirect_uri` a 400.
+//! - `GET /oauth/authorize?response_type=code&client_id&redirect_uri&state[&scope]`: a sign-in
+//!   and consent page (user name, "Allow", "Deny") that posts to `POST /oauth/authorize`;
+//!   "Allow" answers 302 to `redirect_uri?code&state`, "Deny" `redirect_uri?error=access_denied&state`
+//!   (an unknown user name shows the page again, saying so). With `login_as=<user>` in the
+//!   query (what the scripted browser, [`crate::browser`], adds) consent is given at once for
+//!   that user, as if they had clicked "Allow"; an unknown `login_as` gets
+//!   `error=access_denied`. An unknown client gets `error=unauthorized_client`; a missing
+//!   `redirect_uri` a 400.
 //! - `POST /oauth/token` (form): `grant_type=authorization_code`, `code`, `redirect_uri`,
 //!   `client_id`, `client_secret` → `{access_token, token_type:"Bearer", expires_in, scope}`.
 //!   Codes are single-use and bound to their redirect_uri, as RFC 6749 §4.1.3 requires.
@@ -164,7 +168,7 @@ impl OAuthProvider {
     /// The routes, mounted under `/oauth`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         Router::new()
-            .route("/oauth/authorize", get(authorize))
+            .route("/oauth/authorize", get(authorize).post(authorize_form))
             .route("/oauth/token", post(token))
             .route("/oauth/userinfo", get(userinfo))
             .route("/oauth/introspect", post(introspect))
@@ -192,6 +196,18 @@ async fn authorize(
     State(p): State<OAuthProvider>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    decide(&p, &q, false)
+}
+
+/// `POST /oauth/authorize` (form): the sign-in page's answer, `login_as` and `decision`
+/// (`allow` or `deny`) with the authorization request's own parameters.
+async fn authorize_form(State(p): State<OAuthProvider>, body: String) -> Response {
+    decide(&p, &form(&body), true)
+}
+
+/// The authorization endpoint. `from_page`: the request comes from the sign-in page (a person
+/// chose), not from the navigation that opens it.
+fn decide(p: &OAuthProvider, q: &HashMap<String, String>, from_page: bool) -> Response {
     let Some(redirect) = q.get("redirect_uri").and_then(|r| url::Url::parse(r).ok()) else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -215,12 +231,25 @@ async fn authorize(
         return back(&[("error", "unsupported_response_type")]);
     }
     let client_id = q.get("client_id").cloned().unwrap_or_default();
-    let user = q.get("login_as").cloned().unwrap_or_default();
     let mut i = p.lock();
     if !i.clients.contains_key(&client_id) {
         return back(&[("error", "unauthorized_client")]);
     }
+    if from_page && q.get("decision").map(String::as_str) != Some("allow") {
+        // "Deny": what a real provider sends back when the user refuses (RFC 6749 4.1.2.1).
+        return back(&[("error", "access_denied")]);
+    }
+    let user = match q.get("login_as") {
+        // A browser opening the link: the person signs in and consents on the page.
+        None if !from_page => return crate::http::oauth_page::sign_in(q, &i.users, None),
+        Some(u) => u.trim().to_owned(),
+        None => String::new(),
+    };
     if !i.users.contains(&user) {
+        if from_page {
+            let why = format!("There is no user named \"{user}\" here.");
+            return crate::http::oauth_page::sign_in(q, &i.users, Some(&why));
+        }
         return back(&[("error", "access_denied")]);
     }
     let code = uuid::Uuid::new_v4().simple().to_string();

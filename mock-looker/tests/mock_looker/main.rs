@@ -1,5 +1,6 @@
 //! Integration tests of mock-looker (one test binary; modules by topic).
 mod activity;
+mod console;
 mod cross_origin;
 mod e2e;
 mod fuzz_looks;

@@ -1,6 +1,7 @@
 //! Integration tests of the `scenarios` binary against the real crates (the demo's test is in
 //! `src/bin/scenarios/demo.rs`, next to the code it drives).
 
+mod browser;
 mod conform;
 mod fake_hubs;
 mod fuzz_load;

@@ -130,10 +130,19 @@ pub async fn up_with(
             .run(hub_listener, stopped(stop_rx.clone()))
             .map_err(anyhow::Error::from),
     );
+    // Known API 4.0 credentials, so the demo can configure the actions as a Looker admin would.
+    let (api_id, api_secret) = (
+        mock_looker::generate_secret(10),
+        mock_looker::generate_secret(12),
+    );
     let looker_task = tokio::spawn(
         mock_looker::run(
             looker_listener,
-            mock_looker::Config::default(),
+            mock_looker::Config {
+                client_id: Some(api_id.clone()),
+                client_secret: Some(api_secret.clone()),
+                ..mock_looker::Config::default()
+            },
             stopped(stop_rx.clone()),
         )
         .map_err(anyhow::Error::from),
@@ -170,6 +179,15 @@ pub async fn up_with(
         ),
         ("rudder_group", demo::ACCOUNTS, "Accounts", json!({})),
     ];
+    configure_actions(
+        &client,
+        &looker_url,
+        (&api_id, &api_secret),
+        &hub_id,
+        &params,
+    )
+    .await
+    .context("configuring the RudderStack actions in the mock Looker (API 4.0)")?;
     let mut sends = Vec::new();
     for (action, look, title, form) in plan {
         let (_, outcome) = post_json(
@@ -234,6 +252,53 @@ pub async fn up_with(
     Ok(report)
 }
 
+/// Enables the RudderStack actions with the demo's write key and data plane URL, as an admin
+/// does in Looker (API 4.0 `update_integration`), so a person sending from the console need
+/// not know them: Looker adds an action's saved settings to every send.
+async fn configure_actions(
+    client: &reqwest::Client,
+    looker_url: &str,
+    (id, secret): (&str, &str),
+    hub_id: &str,
+    params: &Value,
+) -> anyhow::Result<()> {
+    let form: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", id)
+        .append_pair("client_secret", secret)
+        .finish();
+    let login: Value = client
+        .post(format!("{looker_url}/api/4.0/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = login["access_token"]
+        .as_str()
+        .context("the API 4.0 login gave no access_token")?;
+    let list: Vec<Value> = params
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    for action in ["rudder_event", "rudder_track", "rudder_group"] {
+        client
+            .patch(format!(
+                "{looker_url}/api/4.0/integrations/{hub_id}::{action}"
+            ))
+            .header("authorization", format!("token {token}"))
+            .json(&json!({"enabled": true, "params": list}))
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("enabling {action}"))?;
+    }
+    Ok(())
+}
+
 /// POSTs JSON and reads the JSON answer, with its status.
 async fn post_json(
     client: &reqwest::Client,
@@ -293,6 +358,11 @@ async fn writeback_flow(
 /// The human-readable printout of a demo run.
 pub fn describe(r: &DemoReport) -> String {
     let mut s = String::new();
+    // The console first: the one URL a person needs.
+    s.push_str(&format!(
+        "Console: {}/   (open it in a browser; the data plane's page: {}/)\n\n",
+        r.looker_url, r.dataplane_url
+    ));
     s.push_str("Looker → RudderStack demo is up\n\n");
     s.push_str(&format!(
         "  reference hub   {}   (token below)\n",
@@ -430,6 +500,10 @@ mod tests {
         assert_eq!(row["classification"], "Suspicious", "{row}");
         assert_eq!(row["user"], "alice@example.com", "{row}");
         let text = super::describe(&report);
+        assert!(
+            text.starts_with(&format!("Console: {}/ ", report.looker_url)),
+            "{text}"
+        );
         assert!(text.contains("/_mock/events"), "{text}");
         assert!(text.contains("1 row(s) in"), "{text}");
         assert!(text.contains(&report.dataplane_url), "{text}");
