@@ -2,12 +2,14 @@
 mod activity;
 mod cross_origin;
 mod e2e;
+mod files;
 mod fuzz_gen;
 mod fuzz_looks;
 mod helpers;
 mod hubs;
 mod journal;
 mod looks;
+mod official_errors;
 mod schedules;
 mod sdk;
 mod writeback;
