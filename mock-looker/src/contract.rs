@@ -213,7 +213,7 @@ pub const KNOWN_FIELD_TYPES: &[&str] = &[
 pub const STATE_LIMIT: usize = 32 * 1024;
 
 /// Checks a list answer (`POST <hub>`).
-/// Only for a 2xx answer: any other status is a failed call, read by `crate::failed_answer`.
+/// Only for a 2xx answer: any other status is a failed call, read by the `failed_answer` module.
 pub(crate) fn check_list(judge: &mut Judge<'_>, body: &[u8]) -> Option<Value> {
     let v = judge.parse("list", body)?;
     let Some(obj) = v.as_object() else {
@@ -429,7 +429,7 @@ pub(crate) fn check_list(judge: &mut Judge<'_>, body: &[u8]) -> Option<Value> {
 }
 
 /// Checks a form answer (`POST <form_url>`). Returns the parsed answer. Only for a 2xx
-/// answer: any other status is a failed call, read by `crate::failed_answer`.
+/// answer: any other status is a failed call, read by the `failed_answer` module.
 pub(crate) fn check_form(judge: &mut Judge<'_>, body: &[u8]) -> Option<Value> {
     let v = judge.parse("form", body)?;
     let (fields, base) = match &v {
@@ -607,7 +607,7 @@ pub struct ExecuteAnswer {
 }
 
 /// Checks a 2xx execute answer: it must be an ActionResponse `{"looker": {success, …}}`.
-/// Any other status is a failed call, read by `crate::failed_answer`.
+/// Any other status is a failed call, read by the `failed_answer` module.
 pub(crate) fn check_execute(judge: &mut Judge<'_>, body: &[u8]) -> (Option<Value>, ExecuteAnswer) {
     let mut answer = ExecuteAnswer::default();
     let Some(v) = judge.parse("execute", body) else {
