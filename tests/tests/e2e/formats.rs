@@ -197,7 +197,10 @@ fn every_format_and_a_dashboard_reach_a_hub_that_accepts_them() {
                 "outcome": outcome_shape(&out),
                 "request": request_shape(body, &l.url()),
             });
-            insta::assert_json_snapshot!(format!("format_{name}"), shape);
+            // A folder of their own: `snapshots/` holds one file per scenario.
+            let mut settings = insta::Settings::clone_current();
+            settings.set_snapshot_path("snapshots/formats");
+            settings.bind(|| insta::assert_json_snapshot!(format!("format_{name}"), shape));
         }
         l.shutdown().await.unwrap();
     });
