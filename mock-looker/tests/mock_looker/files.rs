@@ -507,3 +507,52 @@ async fn a_cell_action_without_oauth_gets_type_cell_and_the_clicked_value() {
     assert!(ex["data"].get("state_url").is_none(), "not an OAuth action");
     assert_eq!(ex["attachment"]["mimetype"], "application/json");
 }
+
+#[tokio::test]
+async fn the_admin_api_lists_and_sends_dashboards() {
+    let hub = files_hub("push", json!(["query", "dashboard"])).await;
+    let (l, id) = looker_with(&hub).await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let list: Value = client
+        .get(format!("{}/_mock/dashboards", l.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["id"], "1");
+    assert_eq!(list[0]["title"], "Customer overview");
+    assert_eq!(
+        list[0]["tiles"][0],
+        json!({"title": "All users", "look_id": "1"})
+    );
+    let send = |body: Value| {
+        let client = client.clone();
+        let url = format!("{}/_mock/send", l.url());
+        async move { client.post(url).json(&body).send().await.unwrap() }
+    };
+    let resp =
+        send(json!({"hub": id, "action": "files", "dashboard_id": "1", "format": "wysiwyg_png"}))
+            .await;
+    assert_eq!(resp.status(), 200);
+    let out: Value = resp.json().await.unwrap();
+    assert_eq!(out["success"], true, "{out}");
+    assert_eq!(out["format"], "wysiwyg_png");
+    let sent = hub
+        .requests_to("/actions/files/execute")
+        .pop()
+        .unwrap()
+        .json();
+    assert_eq!(sent["type"], "dashboard");
+    // Exactly one of look_id and dashboard_id; an unknown dashboard is a 404.
+    let resp =
+        send(json!({"hub": id, "action": "files", "dashboard_id": "1", "look_id": "1"})).await;
+    assert_eq!(resp.status(), 422);
+    let resp = send(json!({"hub": id, "action": "files"})).await;
+    assert_eq!(resp.status(), 422);
+    let resp = send(json!({"hub": id, "action": "files", "dashboard_id": "99"})).await;
+    assert_eq!(resp.status(), 404);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("no dashboard with id \\\"99\\\""), "{text}");
+}
