@@ -95,7 +95,7 @@ pub fn render_file(
             .collect(),
     };
     match format {
-        Format::Xlsx => xlsx_file::workbook(&looks, opts, ran_at),
+        Format::Xlsx => xlsx_file::workbook(&looks, opts),
         Format::CsvZip => zip_file::csv_zip(&looks, opts, ran_at),
         Format::WysiwygPdf | Format::AssembledPdf => Ok(pdf_file::pdf(
             &document(content, &looks, opts, ran_at),

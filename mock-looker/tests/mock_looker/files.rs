@@ -1,7 +1,8 @@
 //! Issue 16: every format Looker sends, and dashboards. Each file must open as what its
 //! mimetype says: the workbook and the zip are unzipped (with the `zip` crate) and their XML
 //! or CSV read back, the PDF is checked for its header, trailer, page count and the text it
-//! draws, the PNG is decoded (with the `png` crate).
+//! draws, the PNG is decoded (with the `png` crate). (The workbook is read as its XML parts, not
+//! through calamine: that crate would add a second zip and encoding_rs to the build.)
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -116,7 +117,6 @@ fn xlsx_is_a_workbook_with_the_header_and_every_row() {
     let data = file(&look, Format::Xlsx);
     assert!(opens_as(Format::Xlsx, &data));
     let files = unzip(&data).unwrap();
-    let strings = &files["xl/sharedStrings.xml"];
     let sheet = &files["xl/worksheets/sheet1.xml"];
     for text in [
         "Users Email",
@@ -124,12 +124,24 @@ fn xlsx_is_a_workbook_with_the_header_and_every_row() {
         "ada@example.com",
         "Zürich",
         "Helsinki, FI",
+        "said &quot;hi&quot;",
     ] {
-        assert!(strings.contains(text), "{text} missing from {strings}");
+        assert!(
+            sheet.contains(&format!(r#"<t xml:space="preserve">{text}</t>"#)),
+            "{text} missing from {sheet}"
+        );
     }
-    // Header + 4 rows; numbers stay numbers (no `t="s"`): users.id 1 is in A2.
+    // Header (bold, style 1) + 4 rows; numbers stay numbers: users.id 1 is in A2.
     assert_eq!(sheet.matches("<row ").count(), 5, "{sheet}");
+    assert!(
+        sheet.contains(r#"<c r="A1" t="inlineStr" s="1">"#),
+        "{sheet}"
+    );
     assert!(sheet.contains(r#"<c r="A2"><v>1</v></c>"#), "{sheet}");
+    assert!(files["xl/styles.xml"].contains("<b/>"));
+    assert!(files["[Content_Types].xml"].contains("/xl/worksheets/sheet1.xml"));
+    // Same Look, same bytes.
+    assert_eq!(data, file(&look, Format::Xlsx));
     assert!(files["xl/workbook.xml"].contains(r#"name="Users""#));
 }
 
