@@ -173,22 +173,52 @@ impl Action {
                 self.name, self.supported_action_types
             ));
         }
-        for p in &self.params {
-            if p.required && params.get(&p.name).is_none_or(|v| v.is_empty()) {
-                return Err(format!(
-                    "required setting {:?} ({}) is not set for action {:?}",
-                    p.label.as_deref().unwrap_or(&p.name),
-                    p.name,
-                    self.name
-                ));
-            }
-        }
+        self.required_params_set(params)?;
         for rf in &self.required_fields {
             if !look.columns().iter().any(|c| rf.matches(&c.def.tags)) {
                 return Err(format!(
                     "the Look {:?} has no {} required by action {:?}",
                     look.title(),
                     rf.describe(),
+                    self.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether Looker offers this action to send a dashboard given the admin `params`: a usable
+    /// url, `dashboard` in `supported_action_types`, every required param set.
+    pub fn offer_dashboard(
+        &self,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if self
+            .url
+            .as_deref()
+            .is_none_or(|u| !crate::contract::is_http_url(u))
+        {
+            return Err(format!("action {:?} has no usable url", self.name));
+        }
+        if !self.supported_action_types.iter().any(|t| t == "dashboard") {
+            return Err(format!(
+                "action {:?} does not accept dashboards: supported_action_types is {:?}, not \"dashboard\"",
+                self.name, self.supported_action_types
+            ));
+        }
+        self.required_params_set(params)
+    }
+
+    fn required_params_set(
+        &self,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        for p in &self.params {
+            if p.required && params.get(&p.name).is_none_or(|v| v.is_empty()) {
+                return Err(format!(
+                    "required setting {:?} ({}) is not set for action {:?}",
+                    p.label.as_deref().unwrap_or(&p.name),
+                    p.name,
                     self.name
                 ));
             }

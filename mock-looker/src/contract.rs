@@ -44,6 +44,11 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// The request judged (what every breach names).
+    pub fn request(&self) -> &'a str {
+        self.request
+    }
+
     pub fn breach(&mut self, rule: &str, path: &str, detail: impl Into<String>) {
         self.breaches.push(Breach {
             request: self.request.to_owned(),
@@ -51,19 +56,6 @@ impl<'a> Judge<'a> {
             json_path: path.to_owned(),
             detail: detail.into(),
         });
-    }
-
-    /// Checks the status is 200 (Looker treats anything else as a failed call).
-    pub fn status(&mut self, kind: &str, status: u16) {
-        if status != 200 {
-            self.breach(
-                &format!("{kind}.status"),
-                "$",
-                format!(
-                    "HTTP {status}: the Action API answers 200 (failures are success:false at 200)"
-                ),
-            );
-        }
     }
 
     /// Parses the body as Looker does: leading whitespace (jsonKeepAlive newlines) is skipped,
@@ -221,8 +213,8 @@ pub const KNOWN_FIELD_TYPES: &[&str] = &[
 pub const STATE_LIMIT: usize = 32 * 1024;
 
 /// Checks a list answer (`POST <hub>`).
-pub(crate) fn check_list(judge: &mut Judge<'_>, status: u16, body: &[u8]) -> Option<Value> {
-    judge.status("list", status);
+/// Only for a 2xx answer: any other status is a failed call, read by the `failed_answer` module.
+pub(crate) fn check_list(judge: &mut Judge<'_>, body: &[u8]) -> Option<Value> {
     let v = judge.parse("list", body)?;
     let Some(obj) = v.as_object() else {
         judge.breach(
@@ -436,9 +428,9 @@ pub(crate) fn check_list(judge: &mut Judge<'_>, status: u16, body: &[u8]) -> Opt
     Some(v)
 }
 
-/// Checks a form answer (`POST <form_url>`). Returns the parsed answer.
-pub(crate) fn check_form(judge: &mut Judge<'_>, status: u16, body: &[u8]) -> Option<Value> {
-    judge.status("form", status);
+/// Checks a form answer (`POST <form_url>`). Returns the parsed answer. Only for a 2xx
+/// answer: any other status is a failed call, read by the `failed_answer` module.
+pub(crate) fn check_form(judge: &mut Judge<'_>, body: &[u8]) -> Option<Value> {
     let v = judge.parse("form", body)?;
     let (fields, base) = match &v {
         Value::Array(a) => (a.clone(), "$".to_string()),
@@ -614,14 +606,10 @@ pub struct ExecuteAnswer {
     pub state: Option<Option<String>>,
 }
 
-/// Checks an execute answer. `success` is true only for HTTP 200 with `looker.success: true`.
-pub(crate) fn check_execute(
-    judge: &mut Judge<'_>,
-    status: u16,
-    body: &[u8],
-) -> (Option<Value>, ExecuteAnswer) {
+/// Checks a 2xx execute answer: it must be an ActionResponse `{"looker": {success, …}}`.
+/// Any other status is a failed call, read by the `failed_answer` module.
+pub(crate) fn check_execute(judge: &mut Judge<'_>, body: &[u8]) -> (Option<Value>, ExecuteAnswer) {
     let mut answer = ExecuteAnswer::default();
-    judge.status("execute", status);
     let Some(v) = judge.parse("execute", body) else {
         return (None, answer);
     };
@@ -633,8 +621,18 @@ pub(crate) fn check_execute(
         );
         return (Some(v), answer);
     };
+    check_looker(judge, looker, &mut answer);
+    (Some(v), answer)
+}
+
+/// Checks the `looker` object of an ActionResponse and reads what Looker takes from it.
+pub(crate) fn check_looker(
+    judge: &mut Judge<'_>,
+    looker: &Map<String, Value>,
+    answer: &mut ExecuteAnswer,
+) {
     match looker.get("success") {
-        Some(Value::Bool(b)) => answer.success = *b && status == 200,
+        Some(Value::Bool(b)) => answer.success = *b,
         Some(other) => judge.breach(
             "execute.success",
             "$.looker.success",
@@ -694,7 +692,12 @@ pub(crate) fn check_execute(
             _ => None,
         };
     }
-    (Some(v), answer)
+}
+
+/// Whether Looker reads the status as an answer delivered (2xx); any other status is a
+/// failed call whose body, if any, says why.
+pub(crate) fn is_2xx(status: u16) -> bool {
+    (200..300).contains(&status)
 }
 
 pub(crate) fn is_http_url(u: &str) -> bool {

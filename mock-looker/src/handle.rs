@@ -229,6 +229,16 @@ impl MockLooker {
         self.core.look(id)
     }
 
+    /// All dashboards (built-in and from files), their tiles' Looks resolved.
+    pub fn dashboards(&self) -> Vec<crate::look::Dashboard> {
+        self.core.dashboards()
+    }
+
+    /// A dashboard by id; send it with [`SendRequest::for_dashboard`].
+    pub fn dashboard(&self, id: &str) -> Option<crate::look::Dashboard> {
+        self.core.dashboard(id)
+    }
+
     /// Adds a Look (an id is assigned when missing or taken); returns it with its id.
     pub fn add_look(&self, look: Look) -> Look {
         self.core.add_look(look)

@@ -38,6 +38,7 @@ mod clock;
 pub mod contract;
 mod core;
 pub mod demo;
+mod failed_answer;
 pub mod format;
 mod handle;
 mod http;
@@ -62,7 +63,7 @@ pub use handle::{MockLooker, MockLookerBuilder};
 /// The mock OAuth 2.0 provider served under `/oauth/` (kept at its old path).
 pub use http::oauth as oauth_provider;
 pub use journal::{DEFAULT_JOURNAL_BODY_BYTES, DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_ENTRIES};
-pub use look::{Look, LookDef, LookError};
+pub use look::{Dashboard, DashboardDef, Look, LookDef, LookError, Tile, TileDef};
 
 use crate::core::Core;
 

@@ -1,15 +1,15 @@
 //! One-time download URLs (`scheduled_plan.download_url`) a streaming action fetches.
 
 use super::Core;
+use crate::format::file::Content;
 use crate::format::{Format, WriteOptions};
-use crate::look::Look;
 
 impl Core {
     /// Claims a download URL: the first use within the lifetime wins, later ones are refused.
     pub(crate) fn claim_download(
         &self,
         token: &str,
-    ) -> Result<(Look, Format, WriteOptions, String), &'static str> {
+    ) -> Result<(Content, Format, WriteOptions, String), &'static str> {
         let mut st = self.lock();
         let d = st.downloads.get_mut(token).ok_or("unknown download URL")?;
         if d.fetches > 0 {
@@ -20,6 +20,6 @@ impl Core {
             return Err("this download URL has expired");
         }
         d.fetches = 1;
-        Ok((d.look.clone(), d.format, d.opts, d.ran_at.clone()))
+        Ok((d.content.clone(), d.format, d.opts, d.ran_at.clone()))
     }
 }

@@ -136,13 +136,28 @@ impl Core {
             elapsed: ex.elapsed,
             ..FormOutcome::default()
         };
+        let mut failed_call = false;
         if let Some((rule, msg)) = &ex.failure {
             judge.breach(&format!("form.{rule}"), "$", msg.clone());
             out.failure = Some(msg.clone());
         } else if let Some(status) = ex.status {
-            out.form = contract::check_form(&mut judge, status, &ex.body);
+            if contract::is_2xx(status) {
+                out.form = contract::check_form(&mut judge, &ex.body);
+            } else {
+                // A failed form call (404 "No form defined for action.", a 500) carries the
+                // hub's text as the form's error; see `failed_answer`.
+                let failed = crate::failed_answer::read(&mut judge, "form", status, &ex.body);
+                out.error = Some(
+                    failed
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| failed.summary(status)),
+                );
+                failed_call = true;
+                out.form = failed.parsed;
+            }
         }
-        if let Some(form) = &out.form {
+        if let Some(form) = out.form.as_ref().filter(|_| !failed_call) {
             match form {
                 Value::Array(a) => out.fields = a.clone(),
                 Value::Object(o) => {

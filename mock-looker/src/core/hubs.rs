@@ -72,11 +72,14 @@ impl Core {
                 judge.breach(&format!("list.{rule}"), "$", msg.clone());
                 fetch_error = Some(msg.clone());
             }
+            (None, Some(status)) if contract::is_2xx(status) => {
+                parsed = contract::check_list(&mut judge, &ex.body);
+            }
             (None, Some(status)) => {
-                parsed = contract::check_list(&mut judge, status, &ex.body);
-                if status != 200 {
-                    fetch_error = Some(format!("hub answered HTTP {status}"));
-                }
+                // A refused list (a bad token: 403 with the hub's error text) is a failure
+                // reported as such, not a breach; see `failed_answer`.
+                let failed = crate::failed_answer::read(&mut judge, "list", status, &ex.body);
+                fetch_error = Some(format!("the hub answered {}", failed.summary(status)));
             }
             (None, None) => {}
         }

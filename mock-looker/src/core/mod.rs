@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::activity::ActivityLog;
 use crate::journal::{Journal, Limits as JournalLimits};
-use crate::look::Look;
+use crate::look::{Dashboard, DashboardDef, Look, LookError};
 
 mod downloads;
 mod exchange;
@@ -53,11 +53,15 @@ impl Core {
             .connect_timeout(config.hub_timeout.min(Duration::from_secs(30)))
             .build()?;
         let mut looks = Vec::new();
+        let mut dashboard_defs = Vec::new();
         if config.builtin_looks {
             looks.extend(crate::demo::builtin_looks());
+            dashboard_defs.extend(crate::demo::builtin_dashboards());
         }
         if let Some(dir) = &config.looks_dir {
-            looks.extend(Look::load_dir(dir)?);
+            let (l, d) = Look::load_dir_with_dashboards(dir)?;
+            looks.extend(l);
+            dashboard_defs.extend(d);
         }
         // Assign ids to Looks without one, after the highest numeric id.
         let mut next = looks
@@ -79,7 +83,8 @@ impl Core {
                     l
                 }
             })
-            .collect();
+            .collect::<Vec<Look>>();
+        let dashboards = resolve_dashboards(&dashboard_defs, &looks)?;
         Ok(Arc::new(Core {
             base_url,
             client,
@@ -91,6 +96,7 @@ impl Core {
                 .unwrap_or_else(|| random_hex(12)),
             state: Mutex::new(State {
                 looks,
+                dashboards,
                 next_hub: 1,
                 ..State::default()
             }),
@@ -169,6 +175,14 @@ impl Core {
         look
     }
 
+    pub fn dashboards(&self) -> Vec<Dashboard> {
+        self.lock().dashboards.clone()
+    }
+
+    pub fn dashboard(&self, id: &str) -> Option<Dashboard> {
+        self.lock().dashboards.iter().find(|d| d.id == id).cloned()
+    }
+
     pub fn hub(&self, id: &str) -> Option<Hub> {
         self.lock().hubs.iter().find(|h| h.id == id).cloned()
     }
@@ -176,4 +190,32 @@ impl Core {
     pub fn hubs(&self) -> Vec<Hub> {
         self.lock().hubs.clone()
     }
+}
+
+/// Resolves the dashboards' tiles against the Looks loaded; ids are assigned in order to
+/// dashboards without one (or with one already taken), after the highest numeric id.
+fn resolve_dashboards(defs: &[DashboardDef], looks: &[Look]) -> Result<Vec<Dashboard>, LookError> {
+    let mut next = defs
+        .iter()
+        .filter_map(|d| d.id.as_deref()?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut seen = std::collections::HashSet::new();
+    defs.iter()
+        .map(|def| {
+            let id = match &def.id {
+                Some(id) if seen.insert(id.clone()) => id.clone(),
+                _ => {
+                    let id = next.to_string();
+                    next += 1;
+                    seen.insert(id.clone());
+                    id
+                }
+            };
+            Dashboard::resolve(def, &id, |look_id| {
+                looks.iter().find(|l| l.id() == Some(look_id)).cloned()
+            })
+        })
+        .collect()
 }

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 use crate::action::Action;
 use crate::contract::Breach;
 use crate::format::Format;
-use crate::look::Look;
+use crate::format::file::Content;
+use crate::look::{Dashboard, Look};
 
 /// Looker's id of an action of a hub (`<hub>::<action>`): what per-user state is kept under.
 pub(crate) fn integration_id(hub: &str, action: &str) -> String {
@@ -92,6 +93,8 @@ pub enum MockError {
     BadUrl(String),
     #[error("no Look with id {0:?}")]
     UnknownLook(String),
+    #[error("no dashboard with id {0:?}")]
+    UnknownDashboard(String),
 }
 
 /// Why a mock Looker could not start (`MockLooker::start`, `run`).
@@ -197,7 +200,10 @@ pub struct FormOutcome {
 pub struct SendRequest {
     pub hub: String,
     pub action: String,
+    /// The Look sent (for a dashboard, its first tile's: what the `run_query` event names).
     pub look: Look,
+    /// A dashboard to send instead of the Look (`type: dashboard`): its tiles rendered.
+    pub dashboard: Option<Dashboard>,
     /// None: the first of the action's supported formats the mock can write.
     pub format: Option<Format>,
     /// None: push when the action supports it, else a download URL.
@@ -231,6 +237,7 @@ impl SendRequest {
             hub: hub.into(),
             action: action.into(),
             look,
+            dashboard: None,
             format: None,
             download: None,
             apply_formatting: None,
@@ -243,6 +250,27 @@ impl SendRequest {
             scheduled_plan_id: None,
             cell_value: None,
             webhook_id: None,
+        }
+    }
+
+    /// Sends a dashboard (`type: dashboard`, `scheduled_plan.type: "Dashboard"`): its tiles as
+    /// a PDF, a PNG or a zip of CSVs, to an action listing `dashboard`.
+    pub fn for_dashboard(
+        hub: impl Into<String>,
+        action: impl Into<String>,
+        dashboard: Dashboard,
+    ) -> SendRequest {
+        let look = dashboard.tiles()[0].look.clone();
+        let mut req = SendRequest::new(hub, action, look);
+        req.dashboard = Some(dashboard);
+        req
+    }
+
+    /// What is sent: the dashboard if any, else the Look.
+    pub fn content(&self) -> Content {
+        match &self.dashboard {
+            Some(d) => Content::Dashboard(d.clone()),
+            None => Content::Look(self.look.clone()),
         }
     }
 

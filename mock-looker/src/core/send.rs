@@ -18,8 +18,9 @@ use crate::action::Action;
 use crate::activity::EventInput;
 use crate::clock::now_iso;
 use crate::contract::{self, Breach, ExecuteAnswer, Judge};
-use crate::format::{Format, LookChunks, WriteOptions, write_json_str};
-use crate::look::Look;
+use crate::format::file::{self, Content};
+use crate::format::{Format, WriteOptions, write_json_str};
+use crate::look::{Dashboard, Look};
 
 /// What Looker settles with the action before sending: format, formatting and delivery.
 struct Negotiated {
@@ -78,7 +79,7 @@ impl Core {
             &integration,
             &user,
             &params,
-        );
+        )?;
         let ex = self
             .exchange(
                 &execute.url,
@@ -112,7 +113,7 @@ impl Core {
             download: deal.download,
             apply_formatting: deal.apply_formatting,
             apply_vis: deal.apply_vis,
-            rows: req.look.row_count(),
+            rows: req.content().row_count(),
             download_fetches,
             timings: Timings {
                 total: ex.elapsed,
@@ -199,7 +200,7 @@ impl Core {
         integration: &str,
         user: &str,
         params: &BTreeMap<String, String>,
-    ) -> (Execute, reqwest::Body) {
+    ) -> Result<(Execute, reqwest::Body), MockError> {
         let (mut data, mut masked_data) = self.data_object(a, integration, user, params);
         if let Some(v) = &req.cell_value {
             data.insert("value".into(), json!(v));
@@ -217,14 +218,20 @@ impl Core {
             apply_vis: deal.apply_vis,
         };
         let format = deal.format;
+        let content = req.content();
         let download_token = (deal.download == Download::Url)
-            .then(|| self.register_download(look, format, opts, &ran_at));
+            .then(|| self.register_download(&content, format, opts, &ran_at));
         let download_url = download_token
             .as_ref()
             .map(|t| format!("{}/downloads/{t}", self.base_url));
-        let plan = self.plan_json(req, download_url.as_deref());
+        let plan = match &req.dashboard {
+            Some(d) => self.dashboard_plan_json(req, d, download_url.as_deref()),
+            None => self.plan_json(req, download_url.as_deref()),
+        };
         let mut head = Vec::with_capacity(4096);
-        head.extend_from_slice(if req.cell_value.is_some() {
+        head.extend_from_slice(if req.dashboard.is_some() {
+            b"{\"type\":\"dashboard\",\"scheduled_plan\":"
+        } else if req.cell_value.is_some() {
             b"{\"type\":\"cell\",\"scheduled_plan\":"
         } else {
             b"{\"type\":\"query\",\"scheduled_plan\":"
@@ -250,7 +257,7 @@ impl Core {
             Download::Push => {
                 let mut prefix = head.clone();
                 prefix.extend_from_slice(b",\"attachment\":{\"mimetype\":");
-                write_json_str(&mut prefix, format.mimetype());
+                write_json_str(&mut prefix, &format.attachment_mimetype());
                 prefix.extend_from_slice(b",\"extension\":");
                 write_json_str(&mut prefix, format.extension());
                 prefix.extend_from_slice(b",\"data\":\"");
@@ -262,7 +269,8 @@ impl Core {
                     String::from_utf8_lossy(&j).into_owned()
                 };
                 suffix.extend_from_slice(&tail);
-                let chunks = LookChunks::new(look, format, opts, &ran_at).embedded(prefix, suffix);
+                let chunks = file::chunks(&content, format, opts, &ran_at, Some((prefix, suffix)))
+                    .map_err(MockError::NotOffered)?;
                 (chunks_body(chunks), jb)
             }
             Download::Url => {
@@ -285,13 +293,13 @@ impl Core {
             journal_body,
             download_token,
         };
-        (execute, body)
+        Ok((execute, body))
     }
 
     /// Registers a one-time download URL for the Look; its token.
     fn register_download(
         &self,
-        look: &Look,
+        content: &Content,
         format: Format,
         opts: WriteOptions,
         ran_at: &str,
@@ -300,7 +308,7 @@ impl Core {
         self.lock().downloads.insert(
             token.clone(),
             DownloadEntry {
-                look: look.clone(),
+                content: content.clone(),
                 format,
                 opts,
                 ran_at: ran_at.to_owned(),
@@ -325,6 +333,30 @@ impl Core {
         );
         plan.insert("query_id".into(), json!(look_id));
         plan.insert("query".into(), query_json(look, &self.base_url));
+        plan.insert("filters_differ_from_look".into(), json!(false));
+        if let Some(u) = download_url {
+            plan.insert("download_url".into(), json!(u));
+        }
+        Value::Object(plan)
+    }
+
+    /// `scheduled_plan` of a dashboard's execute: `type: "Dashboard"`, no query.
+    fn dashboard_plan_json(
+        &self,
+        req: &SendRequest,
+        d: &Dashboard,
+        download_url: Option<&str>,
+    ) -> Value {
+        let mut plan = Map::new();
+        plan.insert("scheduled_plan_id".into(), json!(req.scheduled_plan_id));
+        plan.insert("title".into(), json!(d.title));
+        plan.insert("type".into(), json!("Dashboard"));
+        plan.insert(
+            "url".into(),
+            json!(format!("{}/dashboards/{}", self.base_url, d.id)),
+        );
+        plan.insert("query_id".into(), Value::Null);
+        plan.insert("query".into(), Value::Null);
         plan.insert("filters_differ_from_look".into(), json!(false));
         if let Some(u) = download_url {
             plan.insert("download_url".into(), json!(u));
@@ -381,7 +413,11 @@ fn negotiate(
     params: &BTreeMap<String, String>,
 ) -> Result<Negotiated, MockError> {
     let not_offered = |r: String| MockError::NotOffered(r);
-    if !req.force {
+    if req.dashboard.is_some() {
+        if !req.force {
+            a.offer_dashboard(params).map_err(not_offered)?;
+        }
+    } else if !req.force {
         match &req.cell_value {
             // Looker offers a cell action in the "…" menu of a value, not in Send.
             Some(_) if !a.supported_action_types.iter().any(|t| t == "cell") => {
@@ -394,7 +430,13 @@ fn negotiate(
             None => a.offer(&req.look, params).map_err(not_offered)?,
         }
     }
-    let format = a.pick_format(req.format).map_err(not_offered)?;
+    let format = match &req.dashboard {
+        Some(_) => pick_dashboard_format(a, req.format).map_err(not_offered)?,
+        None => a.pick_format(req.format).map_err(not_offered)?,
+    };
+    if let Some(why) = file::refusal(&req.content(), format) {
+        return Err(not_offered(why));
+    }
     let apply_formatting = a
         .pick_flag(
             &a.supported_formattings,
@@ -453,7 +495,11 @@ fn judge(url: &str, ex: &Exchange) -> Verdict {
     if let Some((rule, msg)) = &ex.failure {
         judge.breach(&format!("execute.{rule}"), "$", msg.clone());
     } else if let Some(status) = ex.status {
-        let (p, ans) = contract::check_execute(&mut judge, status, &ex.body);
+        let (p, ans) = if contract::is_2xx(status) {
+            contract::check_execute(&mut judge, &ex.body)
+        } else {
+            crate::failed_answer::execute(&mut judge, status, &ex.body)
+        };
         parsed = p;
         answer = ans;
     }
@@ -465,7 +511,37 @@ fn judge(url: &str, ex: &Exchange) -> Verdict {
     }
 }
 
-fn chunks_body(chunks: LookChunks) -> reqwest::Body {
+/// The format a dashboard is sent in: `wanted` if the action supports it, else the first of
+/// the action's formats Looker renders dashboards in (`wysiwyg_pdf` when it lists none).
+fn pick_dashboard_format(a: &Action, wanted: Option<Format>) -> Result<Format, String> {
+    let dashboard_formats = Format::DASHBOARD.map(Format::as_str);
+    let supports = |f: Format| {
+        a.supported_formats.is_empty() || a.supported_formats.iter().any(|s| s == f.as_str())
+    };
+    match wanted {
+        Some(f) if !Format::DASHBOARD.contains(&f) => Err(format!(
+            "Looker sends a dashboard as one of {dashboard_formats:?}, not {f}"
+        )),
+        Some(f) if supports(f) => Ok(f),
+        Some(f) => Err(format!(
+            "action {:?} does not support format {f}: supported_formats is {:?}",
+            a.name, a.supported_formats
+        )),
+        None if a.supported_formats.is_empty() => Ok(Format::WysiwygPdf),
+        None => a
+            .supported_formats
+            .iter()
+            .find_map(|s| s.parse::<Format>().ok().filter(|f| Format::DASHBOARD.contains(f)))
+            .ok_or_else(|| {
+                format!(
+                    "action {:?} lists none of the dashboard formats {dashboard_formats:?}: supported_formats is {:?}",
+                    a.name, a.supported_formats
+                )
+            }),
+    }
+}
+
+fn chunks_body(chunks: Box<dyn Iterator<Item = Bytes> + Send>) -> reqwest::Body {
     reqwest::Body::wrap_stream(futures::stream::iter(
         chunks.map(Ok::<Bytes, std::io::Error>),
     ))

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::Hub;
+use crate::format::file::Content;
 use crate::format::{Format, WriteOptions};
-use crate::look::Look;
+use crate::look::{Dashboard, Look};
 
 pub(crate) struct DownloadEntry {
-    pub look: Look,
+    /// The Look or dashboard the URL serves, written when fetched.
+    pub content: Content,
     pub format: Format,
     pub opts: WriteOptions,
     pub ran_at: String,
@@ -21,6 +23,8 @@ pub(crate) struct DownloadEntry {
 pub(crate) struct State {
     pub hubs: Vec<Hub>,
     pub looks: Vec<Look>,
+    /// Dashboards, their tiles' Looks resolved at start.
+    pub dashboards: Vec<Dashboard>,
     pub downloads: HashMap<String, DownloadEntry>,
     /// state_url token -> (user id, integration id); one use.
     pub state_tokens: HashMap<String, (String, String)>,

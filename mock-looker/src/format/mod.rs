@@ -13,12 +13,22 @@ use serde_json::json;
 
 use crate::look::{Cell, CellData, Look, RowCursor, Scalar};
 
+pub mod file;
 mod meta;
+mod pdf_file;
+mod png_file;
+mod table;
+mod xlsx_file;
+mod zip_file;
 
 use meta::{applied_filters, query_result_id, sql_text, top_level_pivots};
 pub use meta::{field_meta, fields_json};
 
-/// Data formats of the Action API (the ones the mock can produce).
+/// Data formats of the Action API: all 13 Looker sends (src/api_types/integration.ts).
+///
+/// The first seven are text written row by row; `html` is a text table written row by row
+/// too; `xlsx`, `csv_zip`, `wysiwyg_pdf`, `assembled_pdf` and `wysiwyg_png` are files built
+/// whole (see [`file`]) and pushed base64-encoded with a `;base64` mimetype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
@@ -29,10 +39,16 @@ pub enum Format {
     InlineJson,
     Csv,
     Txt,
+    Html,
+    Xlsx,
+    CsvZip,
+    WysiwygPdf,
+    AssembledPdf,
+    WysiwygPng,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 13] = [
         Format::JsonDetailLiteStream,
         Format::JsonDetail,
         Format::Json,
@@ -40,6 +56,21 @@ impl Format {
         Format::InlineJson,
         Format::Csv,
         Format::Txt,
+        Format::Html,
+        Format::Xlsx,
+        Format::CsvZip,
+        Format::WysiwygPdf,
+        Format::AssembledPdf,
+        Format::WysiwygPng,
+    ];
+
+    /// The formats Looker renders a dashboard in (its tiles as a PDF or PNG, or a zip of one
+    /// CSV per tile).
+    pub const DASHBOARD: [Format; 4] = [
+        Format::WysiwygPdf,
+        Format::AssembledPdf,
+        Format::WysiwygPng,
+        Format::CsvZip,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,14 +82,37 @@ impl Format {
             Format::InlineJson => "inline_json",
             Format::Csv => "csv",
             Format::Txt => "txt",
+            Format::Html => "html",
+            Format::Xlsx => "xlsx",
+            Format::CsvZip => "csv_zip",
+            Format::WysiwygPdf => "wysiwyg_pdf",
+            Format::AssembledPdf => "assembled_pdf",
+            Format::WysiwygPng => "wysiwyg_png",
         }
     }
 
+    /// The content type of the file (a download URL's `Content-Type`). The attachment of a
+    /// push says [`attachment_mimetype`](Self::attachment_mimetype).
     pub fn mimetype(self) -> &'static str {
         match self {
             Format::Csv => "text/csv",
             Format::Txt => "text/plain",
+            Format::Html => "text/html",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::CsvZip => "application/zip",
+            Format::WysiwygPdf | Format::AssembledPdf => "application/pdf",
+            Format::WysiwygPng => "image/png",
             _ => "application/json",
+        }
+    }
+
+    /// `attachment.mimetype`: binary files are base64 in `attachment.data`, which the hub
+    /// learns from a `;base64` suffix (action_request.ts).
+    pub fn attachment_mimetype(self) -> String {
+        if self.is_binary() {
+            format!("{};base64", self.mimetype())
+        } else {
+            self.mimetype().to_owned()
         }
     }
 
@@ -67,8 +121,25 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Txt => "txt",
+            Format::Html => "html",
+            Format::Xlsx => "xlsx",
+            Format::CsvZip => "zip",
+            Format::WysiwygPdf | Format::AssembledPdf => "pdf",
+            Format::WysiwygPng => "png",
             _ => "json",
         }
+    }
+
+    /// Files built whole and sent base64-encoded (not text written row by row).
+    pub fn is_binary(self) -> bool {
+        matches!(
+            self,
+            Format::Xlsx
+                | Format::CsvZip
+                | Format::WysiwygPdf
+                | Format::AssembledPdf
+                | Format::WysiwygPng
+        )
     }
 }
 
@@ -113,13 +184,11 @@ pub struct FormatWriter {
 impl FormatWriter {
     pub fn new(look: &Look, format: Format, opts: WriteOptions, ran_at: &str) -> FormatWriter {
         let flat = !matches!(format, Format::JsonDetail | Format::JsonDetailLiteStream);
-        let cols = look
-            .columns()
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !(flat && opts.apply_vis && c.hidden_in_vis))
-            .map(|(i, _)| i)
-            .collect();
+        let cols = if flat {
+            table::flat_columns(look, opts)
+        } else {
+            (0..look.columns().len()).collect()
+        };
         FormatWriter {
             look: look.clone(),
             format,
@@ -184,6 +253,25 @@ impl FormatWriter {
                 out.extend_from_slice(b",\"data\":[");
             }
             Format::Json | Format::JsonLabel | Format::InlineJson => out.push(b'['),
+            Format::Html => {
+                out.extend_from_slice(
+                    b"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
+                );
+                table::html_escape_into(out, self.look.title());
+                out.extend_from_slice(b"</title></head>\n<body>\n<table>\n<thead><tr>");
+                for h in table::headers(&self.look, &self.cols) {
+                    out.extend_from_slice(b"<th>");
+                    table::html_escape_into(out, &h);
+                    out.extend_from_slice(b"</th>");
+                }
+                out.extend_from_slice(b"</tr></thead>\n<tbody>\n");
+            }
+            // Files are built whole by `file`, never row by row.
+            Format::Xlsx
+            | Format::CsvZip
+            | Format::WysiwygPdf
+            | Format::AssembledPdf
+            | Format::WysiwygPng => {}
             Format::Csv | Format::Txt => {
                 let sep = if self.format == Format::Csv {
                     b','
@@ -285,6 +373,24 @@ impl FormatWriter {
                 }
                 out.push(b'}');
             }
+            Format::Html => {
+                let mut s = std::mem::take(&mut self.scratch);
+                out.extend_from_slice(b"<tr>");
+                for cell in table::cells(&self.cols, row) {
+                    s.clear();
+                    table::cell_text(cell, self.opts, &mut s);
+                    out.extend_from_slice(b"<td>");
+                    table::html_escape_into(out, &s);
+                    out.extend_from_slice(b"</td>");
+                }
+                out.extend_from_slice(b"</tr>\n");
+                self.scratch = s;
+            }
+            Format::Xlsx
+            | Format::CsvZip
+            | Format::WysiwygPdf
+            | Format::AssembledPdf
+            | Format::WysiwygPng => {}
             Format::Csv | Format::Txt => {
                 let sep = if self.format == Format::Csv {
                     b','
@@ -324,6 +430,12 @@ impl FormatWriter {
             Format::JsonDetailLiteStream => out.extend_from_slice(b"]}"),
             Format::Json | Format::JsonLabel | Format::InlineJson => out.push(b']'),
             Format::Csv | Format::Txt => out.push(b'\n'),
+            Format::Html => out.extend_from_slice(b"</tbody>\n</table>\n</body></html>\n"),
+            Format::Xlsx
+            | Format::CsvZip
+            | Format::WysiwygPdf
+            | Format::AssembledPdf
+            | Format::WysiwygPng => {}
         }
     }
 
@@ -583,8 +695,13 @@ impl Iterator for LookChunks {
     }
 }
 
-/// Writes a whole Look into memory (small Looks, tests, API `run_look`).
+/// Writes a whole Look into memory (small Looks, tests, API `run_look`). A file format the
+/// Look cannot be written in (see [`file::refusal`]) gives the reason as text.
 pub fn render(look: &Look, format: Format, opts: WriteOptions, ran_at: &str) -> Vec<u8> {
+    if format.is_binary() {
+        return file::render_file(&file::Content::Look(look.clone()), format, opts, ran_at)
+            .unwrap_or_else(String::into_bytes);
+    }
     let mut out = Vec::new();
     for c in LookChunks::new(look, format, opts, ran_at) {
         out.extend_from_slice(&c);

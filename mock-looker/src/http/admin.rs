@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::core::{Core, Download, HubOptions, MockError, SendRequest, StateRejected};
-use crate::format::{Format, LookChunks};
+use crate::format::Format;
+use crate::format::file::chunks;
 
 pub(crate) fn router(core: Arc<Core>) -> Router {
     Router::new()
@@ -23,6 +24,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/_mock/hubs", get(hubs).post(add_hub))
         .route("/_mock/hubs/{id}/refresh", post(refresh_hub))
         .route("/_mock/looks", get(looks))
+        .route("/_mock/dashboards", get(dashboards))
         .route("/_mock/send", post(send))
         .route("/_mock/form", post(form))
         .route("/_mock/login", post(login))
@@ -37,9 +39,10 @@ fn err(status: StatusCode, message: impl Into<String>) -> Response {
 
 fn mock_err(e: MockError) -> Response {
     let status = match e {
-        MockError::UnknownHub(_) | MockError::UnknownAction { .. } | MockError::UnknownLook(_) => {
-            StatusCode::NOT_FOUND
-        }
+        MockError::UnknownHub(_)
+        | MockError::UnknownAction { .. }
+        | MockError::UnknownLook(_)
+        | MockError::UnknownDashboard(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     err(status, e.to_string())
@@ -53,15 +56,22 @@ async fn download(State(core): State<Arc<Core>>, Path(token): Path<String>) -> R
         &token[..token.len().min(6)]
     );
     match core.claim_download(&token) {
-        Ok((look, format, opts, ran_at)) => {
-            core.record_side("download", "GET", &url, 200, b"", None);
-            let chunks = LookChunks::new(&look, format, opts, &ran_at);
-            let stream = futures::stream::iter(chunks.map(Ok::<Bytes, std::io::Error>));
-            (
-                [(header::CONTENT_TYPE, format.mimetype())],
-                Body::from_stream(stream),
-            )
-                .into_response()
+        Ok((content, format, opts, ran_at)) => {
+            match chunks(&content, format, opts, &ran_at, None) {
+                Ok(chunks) => {
+                    core.record_side("download", "GET", &url, 200, b"", None);
+                    let stream = futures::stream::iter(chunks.map(Ok::<Bytes, std::io::Error>));
+                    (
+                        [(header::CONTENT_TYPE, format.mimetype())],
+                        Body::from_stream(stream),
+                    )
+                        .into_response()
+                }
+                Err(why) => {
+                    core.record_side("download", "GET", &url, 500, b"", Some(why.clone()));
+                    err(StatusCode::INTERNAL_SERVER_ERROR, why)
+                }
+            }
         }
         Err(why) => {
             core.record_side("download", "GET", &url, 404, b"", Some(why.into()));
@@ -217,11 +227,30 @@ async fn looks(State(core): State<Arc<Core>>) -> Response {
     Json(list).into_response()
 }
 
+async fn dashboards(State(core): State<Arc<Core>>) -> Response {
+    let list: Vec<_> = core
+        .dashboards()
+        .iter()
+        .map(|d| {
+            let tiles: Vec<_> = d
+                .tiles()
+                .iter()
+                .map(|t| json!({"title": t.title, "look_id": t.look.id()}))
+                .collect();
+            json!({"id": d.id, "title": d.title, "tiles": tiles})
+        })
+        .collect();
+    Json(list).into_response()
+}
+
 #[derive(Deserialize)]
 struct SendBody {
     hub: String,
     action: String,
-    look_id: String,
+    /// The Look to send; or `dashboard_id`.
+    look_id: Option<String>,
+    /// The dashboard to send (`type: dashboard`), instead of a Look.
+    dashboard_id: Option<String>,
     format: Option<Format>,
     download: Option<Download>,
     apply_formatting: Option<bool>,
@@ -242,10 +271,22 @@ struct SendBody {
 }
 
 async fn send(State(core): State<Arc<Core>>, Json(b): Json<SendBody>) -> Response {
-    let Some(look) = core.look(&b.look_id) else {
-        return mock_err(MockError::UnknownLook(b.look_id));
+    let mut req = match (b.look_id, b.dashboard_id) {
+        (Some(id), None) => match core.look(&id) {
+            Some(look) => SendRequest::new(b.hub, b.action, look),
+            None => return mock_err(MockError::UnknownLook(id)),
+        },
+        (None, Some(id)) => match core.dashboard(&id) {
+            Some(d) => SendRequest::for_dashboard(b.hub, b.action, d),
+            None => return mock_err(MockError::UnknownDashboard(id)),
+        },
+        _ => {
+            return err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "give exactly one of look_id and dashboard_id",
+            );
+        }
     };
-    let mut req = SendRequest::new(b.hub, b.action, look);
     req.format = b.format;
     req.download = b.download;
     req.apply_formatting = b.apply_formatting;

@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod dashboard;
 mod rows;
+
+pub use dashboard::{Dashboard, DashboardDef, MAX_TILES, Tile, TileDef, parse_dashboard};
 
 use rows::check_generator;
 pub use rows::{RowCursor, SplitMix64};
@@ -524,22 +527,18 @@ impl Look {
         }
     }
 
-    /// Loads every `.json`/`.yaml`/`.yml` file of a directory, sorted by file name.
+    /// Loads every `.json`/`.yaml`/`.yml` file of a directory, sorted by file name (dashboard
+    /// files left out: see [`load_dir`]).
     pub fn load_dir(dir: &Path) -> Result<Vec<Look>, LookError> {
-        let io = |source| LookError::Io {
-            path: dir.display().to_string(),
-            source,
-        };
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension()
-                    .is_some_and(|e| e == "json" || e == "yaml" || e == "yml")
-            })
-            .collect();
-        paths.sort();
-        paths.iter().map(|p| Look::from_file(p)).collect()
+        Ok(load_dir(dir)?.0)
+    }
+
+    /// Loads every `.json`/`.yaml`/`.yml` file of a directory, sorted by file name: the Looks
+    /// and the dashboard definitions (files with a top-level `tiles` list).
+    pub fn load_dir_with_dashboards(
+        dir: &Path,
+    ) -> Result<(Vec<Look>, Vec<DashboardDef>), LookError> {
+        load_dir(dir)
     }
 
     /// A generated Look: `def`'s fields must all carry a generator; `rows` rows from `seed`.
@@ -707,4 +706,38 @@ fn capitalise(w: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
+}
+
+/// See [`Look::load_dir_with_dashboards`].
+fn load_dir(dir: &Path) -> Result<(Vec<Look>, Vec<DashboardDef>), LookError> {
+    let io = |source| LookError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "json" || e == "yaml" || e == "yml")
+        })
+        .collect();
+    paths.sort();
+    let (mut looks, mut dashboards) = (Vec::new(), Vec::new());
+    for path in &paths {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| LookError::Io {
+            path: origin.clone(),
+            source,
+        })?;
+        let json = path.extension().is_some_and(|e| e == "json");
+        if dashboard::is_dashboard(&text, json) {
+            dashboards.push(parse_dashboard(&text, &origin, json)?);
+        } else if json {
+            looks.push(Look::from_json_str(&text, &origin)?);
+        } else {
+            looks.push(Look::from_yaml_str(&text, &origin)?);
+        }
+    }
+    Ok((looks, dashboards))
 }

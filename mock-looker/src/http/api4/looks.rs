@@ -77,8 +77,15 @@ struct RunOptions {
 
 /// The result formats of `run_*` the mock writes (json_detail and friends included).
 fn run_format(f: &str) -> Result<Format, Response> {
-    f.parse::<Format>()
-        .map_err(|_| api_error(StatusCode::BAD_REQUEST, format!("result_format {f:?} is not supported by the mock (json, json_label, json_detail, csv, txt, inline_json)")))
+    f.parse::<Format>().map_err(|_| {
+        api_error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "result_format {f:?} is not supported by the mock (one of Looker's 13 formats: {})",
+                Format::ALL.map(Format::as_str).join(", ")
+            ),
+        )
+    })
 }
 
 fn run_result(core: &Core, look: &Look, format: Format, opts: &RunOptions, user: &str) -> Response {
