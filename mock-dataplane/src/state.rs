@@ -6,18 +6,21 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
-use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use crate::config::{Config, SourceEntry, Storage};
 use crate::faults::{ConnectionFault, Faults};
 use crate::journal::Journal;
 use crate::redact::Redactor;
+use crate::registry::Sources;
 use crate::store::{Feed, Store};
 
 /// Shared state of one server.
 pub(crate) struct AppState {
     pub config: Config,
+    /// The accepted write keys: `config`'s at start, plus those added through
+    /// `POST /_mock/sources`.
+    pub sources: Sources,
     pub store: Store,
     pub feed: Arc<Feed>,
     pub faults: Faults,
@@ -44,6 +47,7 @@ impl AppState {
         let read_cap = config.max_request_bytes.saturating_mul(4).max(16 << 20);
         let redactor = Redactor::new(config.sources.iter().map(|s| s.source.write_key.as_str()));
         Ok(Arc::new(AppState {
+            sources: Sources::new(config.sources.clone()),
             config,
             store,
             feed,
@@ -60,14 +64,8 @@ impl AppState {
     }
 
     /// Constant-time lookup of a write key over all sources.
-    pub fn source(&self, key: &str) -> Option<&SourceEntry> {
-        let mut found = None;
-        for entry in &self.config.sources {
-            if bool::from(entry.source.write_key.as_bytes().ct_eq(key.as_bytes())) {
-                found = Some(entry);
-            }
-        }
-        found
+    pub fn source(&self, key: &str) -> Option<SourceEntry> {
+        self.sources.find(key)
     }
 }
 

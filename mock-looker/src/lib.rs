@@ -77,6 +77,11 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let core = Core::new(config, format!("http://{}", listener.local_addr()?))?;
+    let addr = listener.local_addr()?;
+    let base_url = match &config.advertise_host {
+        Some(host) => serving::advertised_url(host, addr.port()),
+        None => format!("http://{addr}"),
+    };
+    let core = Core::new(config, base_url)?;
     http::serve(listener, core, http::oauth::OAuthProvider::new(), shutdown).await
 }

@@ -11,6 +11,7 @@
 //!   `ctx` the placeholders both substitute.
 //! - [`outcome`]: what a run produces (status, failures, record), which [`report`] prints.
 //! - [`report`]: summary table, failure details, JUnit XML, exit codes.
+//! - [`shard`]: `--shard i/n`, the part of the selection one CI job runs.
 //!
 //! The command line (`scenarios run`, `list`) and the demo (`scenarios up`) are the binary's
 //! (`src/bin/scenarios/`). The wiring stays in the library because the e2e snapshot tests run
@@ -43,6 +44,7 @@ pub mod matcher;
 pub mod outcome;
 pub mod report;
 pub mod runner;
+pub mod shard;
 mod steps;
 pub mod wiring;
 

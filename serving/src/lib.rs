@@ -19,6 +19,6 @@ mod limits;
 mod signal;
 
 pub use args::LimitArgs;
-pub use background::{Background, Binding, Stop, StopError};
+pub use background::{Background, Binding, Stop, StopError, advertised_url};
 pub use limits::{ConnectionGate, IdleWatch, Limits, Watched, accept_loop, serve};
 pub use signal::shutdown_signal;

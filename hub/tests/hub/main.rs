@@ -4,8 +4,10 @@
 //! - `server`: routes, auth, versions, error answers, keep-alive.
 //! - `actions`: the official test suites' cases (spec §7) against a data plane, exact events.
 //! - `helpers`: spawns a hub and a recording data plane.
+//! - `binary`: the `action-hub` binary's `--bind` and `--advertise-host`.
 
 mod actions;
+mod binary;
 mod budget;
 mod fuzz;
 mod helpers;

@@ -345,7 +345,7 @@ pub(super) fn authorize(
         entry.detail = Some(format!("source {} is disabled", source.source.id));
         return Err(Reject::SourceDisabled);
     }
-    Ok(source.clone())
+    Ok(source)
 }
 
 pub(super) async fn store_body(

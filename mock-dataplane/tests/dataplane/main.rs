@@ -18,4 +18,5 @@ mod inspection;
 mod interop;
 mod routes;
 mod secrets;
+mod sources;
 mod stream;

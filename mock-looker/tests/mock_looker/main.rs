@@ -8,6 +8,7 @@ mod helpers;
 mod hubs;
 mod journal;
 mod looks;
+mod reach;
 mod schedules;
 mod sdk;
 mod writeback;

@@ -7,6 +7,7 @@
 mod fuzz_gen;
 mod fuzz_load;
 mod helpers;
+mod reach;
 
 use helpers::{arg, identify_scenario, run, scenario_dir, text};
 
@@ -116,8 +117,8 @@ fn a_wrong_writeback_row_fails_with_what_the_database_holds() {
 /// API (`/v1/batch` from the hub, `/_mock/*` for resets, waits and checks).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_pass_against_an_external_mock_dataplane() {
+    // Started without the scenarios' key: the runner creates it through `/_mock/sources`.
     let dp = mock_dataplane::MockDataplane::builder()
-        .write_key(scenarios::wiring::DEFAULT_WRITE_KEY)
         .in_memory()
         .start()
         .await
