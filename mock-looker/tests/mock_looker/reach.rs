@@ -12,7 +12,7 @@ use crate::helpers::{FakeHub, Reply, params};
 
 /// Sends the demo Users Look through the good fake hub (which fetches the download URL it is
 /// given) and returns that URL and how many times it was fetched.
-async fn send_through(l: &MockLooker, hub: &FakeHub) -> (String, usize) {
+async fn send_through(l: &MockLooker, hub: &FakeHub) -> (String, u32) {
     let h = l
         .register_hub(&hub.url, HubOptions::default().token("tok"))
         .await

@@ -74,7 +74,7 @@ fn a_directory_run_skips_what_is_not_a_scenario_and_reports_a_broken_file_on_its
     let xml = std::fs::read_to_string(&junit).expect("JUnit written despite the broken file");
     let mut cases = junit_cases(&xml);
     cases.sort();
-    assert_eq!(cases, ["broken", "one"], "{xml}");
+    assert_eq!(cases, ["broken", "ok/one"], "{xml}");
     assert!(
         xml.contains("harness problem of this scenario file"),
         "{xml}"
