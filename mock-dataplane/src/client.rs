@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::config::Source;
 use crate::faults::FaultRule;
 use crate::journal::JournalEntry;
+use crate::live::RuntimeSettings;
 use crate::store::{EventFilter, Stats, StoredEvent};
 
 /// The page size `events()` asks for: the server's own default page.
@@ -173,6 +174,18 @@ impl Client {
             }));
         let put: Put = self.call("setting up a source", req).await?;
         Ok(put.id)
+    }
+
+    /// Changes the settings given (`POST /_mock/settings`); returns all of them as they are now.
+    pub async fn set_settings(
+        &self,
+        settings: &RuntimeSettings,
+    ) -> Result<RuntimeSettings, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/_mock/settings", self.base))
+            .json(settings);
+        self.call("changing the data plane's settings", req).await
     }
 
     /// Empties the request journal.

@@ -47,11 +47,11 @@ mod ingest;
 mod inspect;
 mod journal;
 mod json_text;
+mod live;
+mod live_api;
 mod redact;
-mod registry;
 mod response;
 mod routes;
-mod sources_api;
 mod splice;
 mod state;
 mod store;
@@ -72,6 +72,7 @@ pub use expect::{
 pub use faults::{ConnectionFault, Delay, Dribble, FaultAction, FaultError, FaultRule, RateLimit};
 pub use handle::{MockDataplane, MockDataplaneBuilder, WaitError};
 pub use journal::{JOURNAL_CAPACITY, JournalEntry};
+pub use live::RuntimeSettings;
 pub use redact::mask;
 pub use store::{Duplicate, EventFilter, Stats, StoreError, StoredEvent};
 

@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 use crate::config::{Config, SourceEntry, Storage};
 use crate::faults::{ConnectionFault, Faults};
 use crate::journal::Journal;
+use crate::live::{LiveSettings, Sources};
 use crate::redact::Redactor;
-use crate::registry::Sources;
 use crate::store::{Feed, Store};
 
 /// Shared state of one server.
@@ -21,6 +21,9 @@ pub(crate) struct AppState {
     /// The accepted write keys: `config`'s at start, plus those added through
     /// `POST /_mock/sources`.
     pub sources: Sources,
+    /// The texts, the 413 threshold and the write timeout: `config`'s at start, changed
+    /// through `POST /_mock/settings`.
+    pub settings: LiveSettings,
     pub store: Store,
     pub feed: Arc<Feed>,
     pub faults: Faults,
@@ -29,9 +32,6 @@ pub(crate) struct AppState {
     pub redactor: Redactor,
     /// Requests being processed (the gateway's concurrency cap).
     pub in_flight: AtomicUsize,
-    /// Bodies beyond this are refused while reading (413) so a gzip bomb or a huge upload cannot
-    /// exhaust memory; below it the gateway's real check order applies.
-    pub read_cap: usize,
 }
 
 impl AppState {
@@ -44,10 +44,10 @@ impl AppState {
         for rule in &config.faults {
             faults.add(rule.clone())?;
         }
-        let read_cap = config.max_request_bytes.saturating_mul(4).max(16 << 20);
         let redactor = Redactor::new(config.sources.iter().map(|s| s.source.write_key.as_str()));
         Ok(Arc::new(AppState {
             sources: Sources::new(config.sources.clone()),
+            settings: LiveSettings::new(&config),
             config,
             store,
             feed,
@@ -55,12 +55,28 @@ impl AppState {
             journal: Journal::default(),
             redactor,
             in_flight: AtomicUsize::new(0),
-            read_cap,
         }))
     }
 
+    /// Answer with the pre-1.46 texts.
     pub fn legacy(&self) -> bool {
-        self.config.legacy_responses
+        self.settings.legacy()
+    }
+
+    /// The 413 threshold now.
+    pub fn max_request_bytes(&self) -> usize {
+        self.settings.max_request_bytes()
+    }
+
+    /// The HTTP write timeout now.
+    pub fn write_timeout(&self) -> std::time::Duration {
+        self.settings.write_timeout()
+    }
+
+    /// Bodies beyond this are refused while reading (413) so a gzip bomb or a huge upload
+    /// cannot exhaust memory; below it the gateway's real check order applies.
+    pub fn read_cap(&self) -> usize {
+        self.max_request_bytes().saturating_mul(4).max(16 << 20)
     }
 
     /// Constant-time lookup of a write key over all sources.

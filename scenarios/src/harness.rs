@@ -266,9 +266,4 @@ pub trait Launcher: Send + Sync + 'static {
     type H: Harness + 'static;
     /// Start servers as the scenario describes (hub, data plane, Looker).
     fn start(&self, scenario: &Scenario) -> impl Future<Output = anyhow::Result<Self::H>> + Send;
-    /// Why this launcher cannot give the scenario what it needs (it is then skipped with this
-    /// reason instead of failing for a reason that is not the hub's); `None`: it can.
-    fn skip_reason(&self, _scenario: &Scenario) -> Option<String> {
-        None
-    }
 }

@@ -104,10 +104,6 @@ pub async fn run_scenario<L: Launcher>(
         };
         return report;
     }
-    if let Some(reason) = launcher.skip_reason(&s.scenario) {
-        report.status = Status::Skipped { reason };
-        return report;
-    }
     let limit = s
         .scenario
         .timeout_s

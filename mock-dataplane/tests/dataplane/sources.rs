@@ -2,7 +2,7 @@
 //! that did not start it (`scenarios run --dataplane-url`) can send with its own write keys;
 //! and `bind` / `advertise_host` for a hub that reaches the mock under another address.
 
-use mock_dataplane::{Client, ClientError, MockDataplane, Source};
+use mock_dataplane::{Client, ClientError, MockDataplane, RuntimeSettings, Source};
 
 use crate::helpers::{basic, client, get, init, send, start};
 
@@ -107,6 +107,90 @@ async fn a_bad_source_is_refused_naming_the_field_without_echoing_the_key() {
         err.to_string().starts_with("setting up a source: "),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn settings_change_the_texts_the_413_threshold_and_the_write_timeout_while_running() {
+    let dp = start().await;
+    let api = Client::new(dp.url()).unwrap();
+    let key = dp.write_key();
+    let now = api.set_settings(&RuntimeSettings::default()).await.unwrap();
+    assert_eq!(
+        now,
+        RuntimeSettings {
+            legacy_responses: Some(false),
+            max_request_bytes: Some(mock_dataplane::DEFAULT_MAX_REQUEST_BYTES),
+            write_timeout_ms: Some(10_000),
+        }
+    );
+    assert_eq!(track(&dp.url(), &key).await, (200, "ok".into()));
+
+    let now = api
+        .set_settings(&RuntimeSettings {
+            legacy_responses: Some(true),
+            max_request_bytes: Some(10),
+            ..RuntimeSettings::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        now.write_timeout_ms,
+        Some(10_000),
+        "unchanged when not given"
+    );
+    let (status, body) = track(&dp.url(), &key).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(
+        track(&dp.url(), "nope").await,
+        (401, "Invalid Write Key\n".into())
+    );
+    api.set_settings(&RuntimeSettings {
+        max_request_bytes: Some(4096),
+        ..RuntimeSettings::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(track(&dp.url(), &key).await, (200, "OK".into()));
+
+    // A write timeout shorter than a delay fault: the answer is never sent, the event stays.
+    api.set_settings(&RuntimeSettings {
+        write_timeout_ms: Some(50),
+        legacy_responses: Some(false),
+        ..RuntimeSettings::default()
+    })
+    .await
+    .unwrap();
+    let rule: mock_dataplane::FaultRule = serde_json::from_value(
+        serde_json::json!({"path": "/v1/track", "times": 1, "action": {"delay": {"kind": "fixed", "ms": 300}}}),
+    )
+    .unwrap();
+    api.add_fault(&rule).await.unwrap();
+    let sent = client()
+        .post(format!("{}/v1/track", dp.url()))
+        .header("authorization", basic(&key))
+        .body(r#"{"userId":"u2"}"#)
+        .send()
+        .await;
+    assert!(sent.is_err(), "answered past the write timeout: {sent:?}");
+
+    // Refused settings change nothing and say why.
+    let err = api
+        .set_settings(&RuntimeSettings {
+            legacy_responses: Some(true),
+            write_timeout_ms: Some(0),
+            ..RuntimeSettings::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("write_timeout_ms must be at least 1"),
+        "{err}"
+    );
+    let now = api.set_settings(&RuntimeSettings::default()).await.unwrap();
+    assert_eq!(now.legacy_responses, Some(false));
+    let a = get(&dp, "/_mock/settings").await;
+    assert!(a.body.contains("\"write_timeout_ms\":50"), "{}", a.body);
 }
 
 #[tokio::test]

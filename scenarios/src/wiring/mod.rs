@@ -126,30 +126,6 @@ impl Wiring {
 impl Launcher for Wiring {
     type H = Env;
 
-    /// An external mock-dataplane takes sources through its `/_mock` API, but not the
-    /// settings it was started with: a scenario that needs other ones is skipped, naming them.
-    fn skip_reason(&self, s: &Scenario) -> Option<String> {
-        self.external_dataplane(s)?;
-        let d = &s.dataplane;
-        let mut needs = Vec::new();
-        if d.legacy_responses {
-            needs.push("legacy_responses (--legacy-responses)");
-        }
-        if d.max_request_bytes.is_some() {
-            needs.push("max_request_bytes (--max-request-bytes)");
-        }
-        if d.write_timeout_ms.is_some() {
-            needs.push("write_timeout_ms (--write-timeout-ms)");
-        }
-        if needs.is_empty() {
-            return None;
-        }
-        Some(format!(
-            "needs its own data plane setting {}, which a running mock-dataplane cannot change through /_mock; it runs with the in-process data plane (without --dataplane-url)",
-            needs.join(", ")
-        ))
-    }
-
     async fn start(&self, s: &Scenario) -> anyhow::Result<Env> {
         let keys: Vec<WriteKeySpec> = if s.dataplane.write_keys.is_empty() {
             vec![WriteKeySpec::Key(DEFAULT_WRITE_KEY.into())]
@@ -182,6 +158,7 @@ impl Launcher for Wiring {
                         .await
                         .context("creating the scenario's write keys at the external data plane")?;
                 }
+                apply_settings(&client, s).await?;
                 DataplaneServer::External {
                     client,
                     url,
@@ -281,5 +258,37 @@ impl Launcher for Wiring {
             client.clear_requests().await?;
         }
         Ok(env)
+    }
+}
+
+/// Gives an external mock-dataplane the settings the in-process one would be built with for
+/// this scenario (its own, else the defaults), through `POST /_mock/settings`.
+async fn apply_settings(client: &mock_dataplane::Client, s: &Scenario) -> anyhow::Result<()> {
+    let d = &s.dataplane;
+    let wanted = mock_dataplane::RuntimeSettings {
+        legacy_responses: Some(d.legacy_responses),
+        max_request_bytes: Some(
+            d.max_request_bytes
+                .unwrap_or(mock_dataplane::DEFAULT_MAX_REQUEST_BYTES),
+        ),
+        write_timeout_ms: Some(d.write_timeout_ms.unwrap_or(
+            u64::try_from(mock_dataplane::DEFAULT_WRITE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+        )),
+    };
+    match client.set_settings(&wanted).await {
+        Ok(_) => Ok(()),
+        // A mock-dataplane from before /_mock/settings: fine while the scenario needs the
+        // defaults it most likely runs with.
+        Err(mock_dataplane::ClientError::Status { status: 404, .. })
+            if !d.legacy_responses
+                && d.max_request_bytes.is_none()
+                && d.write_timeout_ms.is_none() =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "giving the data plane at {} this scenario's settings",
+            client.url()
+        ))),
     }
 }

@@ -221,9 +221,10 @@ fn mocks_bound_and_advertised_for_a_hub_that_runs_elsewhere() {
 }
 
 /// A mock-dataplane started the README's way (no `--write-key`: one generated key), reached
-/// only over HTTP: the runner creates every write key a scenario names through `/_mock`,
-/// resets events, journal and faults before each scenario, and skips the scenarios that need
-/// settings the running mock cannot take, saying which.
+/// only over HTTP: the runner creates every write key a scenario names through
+/// `/_mock/sources`, gives it the scenario's settings through `/_mock/settings` (legacy texts,
+/// the 413 threshold, the write timeout), and resets events, journal and faults before each
+/// scenario. Every scenario runs, and passes, as with the in-process data plane.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_suite_runs_against_a_mock_dataplane_started_without_write_keys() {
     let dp = mock_dataplane::MockDataplane::builder()
@@ -234,31 +235,27 @@ async fn the_whole_suite_runs_against_a_mock_dataplane_started_without_write_key
     let dir = scenario_dir(&[]);
     let url = dp.url();
     let cwd = dir.path().to_owned();
-    let junit = arg(dir.path(), "junit.xml");
-    let o = tokio::task::spawn_blocking(move || {
-        run(
-            &["run", "-q", "--dataplane-url", &url, "--junit", &junit],
-            &cwd,
-        )
-    })
-    .await
-    .expect("runner thread");
+    let all = scenarios::load::load_embedded()
+        .expect("embedded scenarios")
+        .len();
+    let o = tokio::task::spawn_blocking(move || run(&["run", "-q", "--dataplane-url", &url], &cwd))
+        .await
+        .expect("runner thread");
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("0 failed, 0 harness errors"), "{out}");
-    for skipped in [
-        "faults/09_request_too_large",
-        "faults/11_legacy_responses",
-        "faults/13_write_timeout_duplicates",
-    ] {
-        let line = out
-            .lines()
-            .find(|l| l.starts_with("SKIP") && l.contains(skipped))
-            .unwrap_or_else(|| panic!("{skipped} not skipped: {out}"));
-        assert!(line.contains("needs its own data plane setting"), "{line}");
-    }
-    let skipped = out.lines().filter(|l| l.starts_with("SKIP")).count();
-    assert_eq!(skipped, 3, "{out}");
-    // The runner created the scenarios' keys at this data plane.
+    assert!(
+        out.contains(&format!(
+            "{all} scenarios: {all} passed, 0 failed, 0 harness errors, 0 skipped"
+        )),
+        "{out}"
+    );
+    // The runner created the scenarios' keys at this data plane, and left the settings of the
+    // last scenario (the defaults: it needs none of its own).
     assert!(dp.write_keys().contains(&"wk_scenario".to_string()));
+    let settings = mock_dataplane::Client::new(dp.url())
+        .unwrap()
+        .set_settings(&mock_dataplane::RuntimeSettings::default())
+        .await
+        .unwrap();
+    assert_eq!(settings.legacy_responses, Some(false));
 }

@@ -1,5 +1,6 @@
-//! `GET /_mock/sources` and `POST /_mock/sources`: which write keys the mock accepts, and
-//! adding or changing one while it runs (what a workspace admin does in the control plane).
+//! `GET|POST /_mock/sources`: which write keys the mock accepts, and adding or changing one
+//! while it runs (what a workspace admin does in the control plane); `GET|POST
+//! /_mock/settings`: the texts, the 413 threshold and the write timeout (see [`crate::live`]).
 //!
 //! Write keys are secrets: the list shows `****` in their place (as the journal does), and a
 //! key is never logged. A `POST` that names an existing key changes that source (name,
@@ -17,13 +18,39 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::config::{Source, SourceEntry, generate_id};
+use crate::live::{RuntimeSettings, Upserted};
 use crate::redact::MASK;
-use crate::registry::Upserted;
 use crate::response::json_response;
 use crate::state::AppState;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/_mock/sources", get(list).post(upsert))
+    Router::new()
+        .route("/_mock/sources", get(list).post(upsert))
+        .route("/_mock/settings", get(settings).post(set_settings))
+}
+
+async fn settings(State(st): State<Arc<AppState>>) -> Response {
+    let body = serde_json::to_string(&st.settings.current()).unwrap_or_default();
+    json_response(StatusCode::OK, body)
+}
+
+/// Changes the settings given; answers all of them, as `GET` does.
+async fn set_settings(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let wanted: RuntimeSettings = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "settings are {{\"legacy_responses\"?: bool, \"max_request_bytes\"?: bytes, \"write_timeout_ms\"?: ms}}: {e}"
+                ),
+            );
+        }
+    };
+    if let Err(e) = st.settings.apply(&wanted) {
+        return error(StatusCode::BAD_REQUEST, e);
+    }
+    settings(State(st)).await
 }
 
 /// The body of `POST /_mock/sources`.
