@@ -137,8 +137,8 @@ impl Launcher for Wiring {
                 let url = url.trim_end_matches('/').to_string();
                 let client = mock_dataplane::Client::new(url.clone())
                     .context("a client for the external data plane's /_mock API")?;
-                // The mock was started without knowing this scenario: make it accept (or
-                // refuse, for a disabled source) exactly the keys the scenario names.
+                // The mock was started without knowing this scenario: make it accept the keys
+                // the scenario names (or refuse one it names as a disabled source).
                 for k in &keys {
                     let (key, name, enabled) = match k {
                         WriteKeySpec::Key(k) => (k.clone(), None, true),

@@ -1,13 +1,12 @@
 //! The `scenarios` command line, as a library function so the binary stays a few lines.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-
-use std::net::IpAddr;
 
 use scenarios::load::BrokenFile;
 use scenarios::report;
@@ -211,6 +210,12 @@ pub async fn run(args: RunArgs) -> u8 {
                 .unwrap_or(2)
         }
     });
+    if args.bind.is_some_and(|ip| ip.is_unspecified()) && args.advertise_host.is_none() {
+        eprintln!(
+            "note: --bind {} without --advertise-host hands the hub URLs naming {0}, which a hub elsewhere cannot reach: give the name it reaches this machine under",
+            args.bind.map(|ip| ip.to_string()).unwrap_or_default()
+        );
+    }
     let external_hub = args.hub_url.is_some();
     let launcher = Arc::new(Wiring::new(WiringConfig {
         hub_url: args.hub_url,
