@@ -218,6 +218,18 @@ fn mocks_bound_and_advertised_for_a_hub_that_runs_elsewhere() {
     let o = run_with(&["--bind", "127.0.0.3", "--advertise-host", "localhost"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     drop(hub);
+
+    // The write-back hub runs in-process, configured with the mock Looker's OAuth provider at
+    // its advertised URL: the login goes through the name.
+    let wb = |extra: &[&str]| {
+        let mut args = vec!["run", "--filter", "writeback/01_happy_path"];
+        args.extend_from_slice(extra);
+        run(&args, dir.path())
+    };
+    let o = wb(&["--advertise-host", "localhost"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = wb(&["--bind", "127.0.0.3", "--advertise-host", "localhost"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 /// A mock-dataplane started the README's way (no `--write-key`: one generated key), reached
