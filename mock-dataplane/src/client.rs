@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::config::Source;
 use crate::faults::FaultRule;
 use crate::journal::JournalEntry;
+use crate::live::RuntimeSettings;
 use crate::store::{EventFilter, Stats, StoredEvent};
 
 /// The page size `events()` asks for: the server's own default page.
@@ -151,6 +153,46 @@ impl Client {
             .json(rule);
         let added: Added = self.call("adding a fault rule", req).await?;
         Ok(added.id)
+    }
+
+    /// Makes the data plane accept `source` (`POST /_mock/sources`): adds it, or, when its
+    /// write key exists, sets that source's name and enabled flag (and its id, unless
+    /// `source.id` is empty). Returns the source's id.
+    pub async fn put_source(&self, source: &Source) -> Result<String, ClientError> {
+        #[derive(Deserialize)]
+        struct Put {
+            id: String,
+        }
+        let req = self
+            .http
+            .post(format!("{}/_mock/sources", self.base))
+            .json(&serde_json::json!({
+                "write_key": source.write_key,
+                "id": (!source.id.is_empty()).then_some(&source.id),
+                "name": source.name,
+                "enabled": source.enabled,
+            }));
+        let put: Put = self.call("setting up a source", req).await?;
+        Ok(put.id)
+    }
+
+    /// Changes the settings given (`POST /_mock/settings`); returns all of them as they are now.
+    pub async fn set_settings(
+        &self,
+        settings: &RuntimeSettings,
+    ) -> Result<RuntimeSettings, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/_mock/settings", self.base))
+            .json(settings);
+        self.call("changing the data plane's settings", req).await
+    }
+
+    /// Empties the request journal.
+    pub async fn clear_requests(&self) -> Result<(), ClientError> {
+        let req = self.http.delete(format!("{}/_mock/requests", self.base));
+        let _: serde_json::Value = self.call("clearing the request journal", req).await?;
+        Ok(())
     }
 
     /// Removes every fault rule.

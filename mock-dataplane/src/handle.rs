@@ -2,6 +2,7 @@
 //! and its [`MockDataplaneBuilder`]. Every failure is returned to the caller, never logged and
 //! dropped: a test that cannot read the store must fail, not see "no events".
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,10 @@ pub struct MockDataplaneBuilder {
     config: Config,
     keys: Vec<String>,
     error: Option<ConfigError>,
+    /// Where to listen (default 127.0.0.1).
+    bind: Option<IpAddr>,
+    /// The host name in [`MockDataplane::url`] (default the bound address).
+    advertise_host: Option<String>,
 }
 
 impl MockDataplaneBuilder {
@@ -127,13 +132,28 @@ impl MockDataplaneBuilder {
         self
     }
 
+    /// Listens on `ip` instead of 127.0.0.1 (e.g. `0.0.0.0`, or `127.0.0.2` where a hub in a
+    /// container or another network namespace can reach it).
+    pub fn bind(mut self, ip: IpAddr) -> Self {
+        self.bind = Some(ip);
+        self
+    }
+
+    /// [`MockDataplane::url`] names `host` (with the bound port): the name under which the
+    /// hub reaches the mock, e.g. `host.docker.internal`.
+    pub fn advertise_host(mut self, host: impl Into<String>) -> Self {
+        self.advertise_host = Some(host.into());
+        self
+    }
+
     /// A fault rule active from the start.
     pub fn fault(mut self, rule: FaultRule) -> Self {
         self.config.faults.push(rule);
         self
     }
 
-    /// Starts the server on 127.0.0.1, port 0. With no key or source, one key is generated.
+    /// Starts the server on 127.0.0.1 (or the [`bind`](Self::bind) address), port 0. With no
+    /// key or source, one key is generated.
     pub async fn start(mut self) -> Result<MockDataplane, StartError> {
         if let Some(e) = self.error {
             return Err(e.into());
@@ -145,7 +165,13 @@ impl MockDataplaneBuilder {
             self.config
                 .add_source(Source::new(generate_id(), "mock source"))?;
         }
-        let binding = serving::Binding::loopback().await?;
+        let mut binding = match self.bind {
+            Some(ip) => serving::Binding::bind(ip).await?,
+            None => serving::Binding::loopback().await?,
+        };
+        if let Some(host) = &self.advertise_host {
+            binding = binding.advertised_as(host)?;
+        }
         let state = AppState::new(self.config)?;
         let serve_state = state.clone();
         let server = binding.spawn("mock-dataplane", move |listener, stop| async move {
@@ -170,9 +196,14 @@ impl MockDataplane {
         Self::builder().start().await
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` (the advertised host, when set), no trailing slash.
     pub fn url(&self) -> String {
         self.server.url().to_owned()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT/v1/batch`: where an SDK or a test posts a batch.
@@ -182,27 +213,22 @@ impl MockDataplane {
 
     /// The first accepted write key.
     pub fn write_key(&self) -> String {
-        self.state
-            .config
-            .sources
-            .first()
-            .map(|s| s.source.write_key.clone())
-            .unwrap_or_default()
+        self.write_keys().into_iter().next().unwrap_or_default()
     }
 
-    /// Every configured write key, in order.
+    /// Every accepted write key, in order (also those added through `POST /_mock/sources`).
     pub fn write_keys(&self) -> Vec<String> {
-        self.state
-            .config
-            .sources
-            .iter()
-            .map(|s| s.source.write_key.clone())
-            .collect()
+        self.sources().into_iter().map(|s| s.write_key).collect()
     }
 
-    /// The configured sources.
+    /// The accepted sources (also those added through `POST /_mock/sources`).
     pub fn sources(&self) -> Vec<Source> {
-        self.state.config.sources()
+        self.state
+            .sources
+            .all()
+            .into_iter()
+            .map(|e| e.source)
+            .collect()
     }
 
     /// Stored events matching `filter`, in arrival order.

@@ -49,6 +49,8 @@ mod ingest;
 mod inspect;
 mod journal;
 mod json_text;
+mod live;
+mod live_api;
 mod redact;
 mod response;
 mod routes;
@@ -73,6 +75,7 @@ pub use expect::{
 pub use faults::{ConnectionFault, Delay, Dribble, FaultAction, FaultError, FaultRule, RateLimit};
 pub use handle::{MockDataplane, MockDataplaneBuilder, WaitError};
 pub use journal::{JOURNAL_CAPACITY, JournalEntry};
+pub use live::RuntimeSettings;
 pub use redact::mask;
 pub use start_error::StartError;
 pub use store::{Duplicate, EventFilter, Stats, StoreError, StoredEvent};

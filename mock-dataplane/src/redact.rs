@@ -12,6 +12,7 @@
 //! Nothing of a key is shown (an earlier version kept its first four characters).
 
 use std::borrow::Cow;
+use std::sync::RwLock;
 
 use axum::http::{HeaderMap, Uri, header};
 
@@ -24,10 +25,11 @@ pub fn mask(_secret: &str) -> String {
 }
 
 /// Masks known write keys in text shown by the journal or written to logs.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Redactor {
     /// The configured write keys, longest first (so a key containing another is masked whole).
-    keys: Vec<String>,
+    /// Behind a lock: keys added through `POST /_mock/sources` are masked from then on.
+    keys: RwLock<Vec<String>>,
 }
 
 impl Redactor {
@@ -39,7 +41,21 @@ impl Redactor {
             .collect();
         keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
         keys.dedup();
-        Redactor { keys }
+        Redactor {
+            keys: RwLock::new(keys),
+        }
+    }
+
+    /// Masks `key` too from now on (a source added while running).
+    pub fn add(&self, key: &str) {
+        if key.is_empty() {
+            return;
+        }
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if !keys.iter().any(|k| k == key) {
+            keys.push(key.to_owned());
+            keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        }
     }
 
     /// `text` with every configured key, `presented` (the key this request sent, configured or
@@ -47,10 +63,8 @@ impl Redactor {
     pub fn scrub<'t>(&self, text: &'t str, presented: Option<&str>) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
         let presented = presented.filter(|p| !p.is_empty());
-        for key in presented
-            .into_iter()
-            .chain(self.keys.iter().map(String::as_str))
-        {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        for key in presented.into_iter().chain(keys.iter().map(String::as_str)) {
             if let Some(masked) = mask_token(&out, key) {
                 out = Cow::Owned(masked);
             }

@@ -69,6 +69,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/version", get(version))
         .route("/robots.txt", get(robots));
     r.merge(crate::inspect::routes())
+        .merge(crate::live_api::routes())
         .fallback(|| async { not_found() })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

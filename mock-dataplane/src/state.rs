@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
-use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use crate::config::{Config, SourceEntry, Storage};
 use crate::faults::{ConnectionFault, Faults};
 use crate::journal::Journal;
+use crate::live::{LiveSettings, Sources};
 use crate::redact::Redactor;
 use crate::start_error::StartError;
 use crate::store::{Feed, Store};
@@ -19,6 +19,12 @@ use crate::store::{Feed, Store};
 /// Shared state of one server.
 pub(crate) struct AppState {
     pub config: Config,
+    /// The accepted write keys: `config`'s at start, plus those added through
+    /// `POST /_mock/sources`.
+    pub sources: Sources,
+    /// The texts, the 413 threshold and the write timeout: `config`'s at start, changed
+    /// through `POST /_mock/settings`.
+    pub settings: LiveSettings,
     pub store: Store,
     pub feed: Arc<Feed>,
     pub faults: Faults,
@@ -27,9 +33,6 @@ pub(crate) struct AppState {
     pub redactor: Redactor,
     /// Requests being processed (the gateway's concurrency cap).
     pub in_flight: AtomicUsize,
-    /// Bodies beyond this are refused while reading (413) so a gzip bomb or a huge upload cannot
-    /// exhaust memory; below it the gateway's real check order applies.
-    pub read_cap: usize,
     /// `--forward`: the upstream data plane each accepted request goes to first.
     pub forward: Option<crate::forward::Forwarder>,
 }
@@ -44,13 +47,14 @@ impl AppState {
         for rule in &config.faults {
             faults.add(rule.clone())?;
         }
-        let read_cap = config.max_request_bytes.saturating_mul(4).max(16 << 20);
         let forward = config
             .forward
             .as_deref()
             .map(crate::forward::Forwarder::new);
         let redactor = Redactor::new(config.sources.iter().map(|s| s.source.write_key.as_str()));
         Ok(Arc::new(AppState {
+            sources: Sources::new(config.sources.clone()),
+            settings: LiveSettings::new(&config),
             config,
             store,
             feed,
@@ -58,24 +62,34 @@ impl AppState {
             journal: Journal::default(),
             redactor,
             in_flight: AtomicUsize::new(0),
-            read_cap,
             forward,
         }))
     }
 
+    /// Answer with the pre-1.46 texts.
     pub fn legacy(&self) -> bool {
-        self.config.legacy_responses
+        self.settings.legacy()
+    }
+
+    /// The 413 threshold now.
+    pub fn max_request_bytes(&self) -> usize {
+        self.settings.max_request_bytes()
+    }
+
+    /// The HTTP write timeout now.
+    pub fn write_timeout(&self) -> std::time::Duration {
+        self.settings.write_timeout()
+    }
+
+    /// Bodies beyond this are refused while reading (413) so a gzip bomb or a huge upload
+    /// cannot exhaust memory; below it the gateway's real check order applies.
+    pub fn read_cap(&self) -> usize {
+        self.max_request_bytes().saturating_mul(4).max(16 << 20)
     }
 
     /// Constant-time lookup of a write key over all sources.
-    pub fn source(&self, key: &str) -> Option<&SourceEntry> {
-        let mut found = None;
-        for entry in &self.config.sources {
-            if bool::from(entry.source.write_key.as_bytes().ct_eq(key.as_bytes())) {
-                found = Some(entry);
-            }
-        }
-        found
+    pub fn source(&self, key: &str) -> Option<SourceEntry> {
+        self.sources.find(key)
     }
 }
 

@@ -26,6 +26,8 @@ pub struct MockLooker {
 pub struct MockLookerBuilder {
     config: Config,
     looks: Vec<Look>,
+    /// Where to listen (default 127.0.0.1).
+    bind: Option<std::net::IpAddr>,
 }
 
 impl MockLookerBuilder {
@@ -82,11 +84,30 @@ impl MockLookerBuilder {
         self
     }
 
-    /// Binds 127.0.0.1:0 and serves in the background.
+    /// Listens on `ip` instead of 127.0.0.1 (e.g. `127.0.0.2`, or `0.0.0.0` for a hub in a
+    /// container).
+    pub fn bind(mut self, ip: std::net::IpAddr) -> Self {
+        self.bind = Some(ip);
+        self
+    }
+
+    /// Every URL handed to a hub names `host` (see [`Config::advertise_host`]), and so does
+    /// [`MockLooker::url`].
+    pub fn advertise_host(mut self, host: impl Into<String>) -> Self {
+        self.config.advertise_host = Some(host.into());
+        self
+    }
+
+    /// Binds 127.0.0.1:0 (or the [`bind`](Self::bind) address) and serves in the background.
     pub async fn start(self) -> Result<MockLooker, StartError> {
-        let binding = serving::Binding::loopback()
-            .await
-            .map_err(StartError::Bind)?;
+        let mut binding = match self.bind {
+            Some(ip) => serving::Binding::bind(ip).await,
+            None => serving::Binding::loopback().await,
+        }
+        .map_err(StartError::Bind)?;
+        if let Some(host) = &self.config.advertise_host {
+            binding = binding.advertised_as(host).map_err(StartError::Bind)?;
+        }
         let url = binding.url().to_owned();
         let core = Core::new(self.config, url.clone())?;
         for l in self.looks {
@@ -116,7 +137,7 @@ impl MockLooker {
         Self::builder().start().await
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` (the advertised host, when set), no trailing slash.
     pub fn url(&self) -> String {
         self.url.clone()
     }

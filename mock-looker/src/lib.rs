@@ -79,7 +79,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let addr = listener.local_addr().map_err(StartError::Bind)?;
-    let core = Core::new(config, format!("http://{addr}"))?;
+    let base_url = match &config.advertise_host {
+        Some(host) => serving::advertised_url(host, addr.port()),
+        None => format!("http://{addr}"),
+    };
+    let core = Core::new(config, base_url)?;
     http::serve(listener, core, http::oauth::OAuthProvider::new(), shutdown)
         .await
         .map_err(StartError::Serve)

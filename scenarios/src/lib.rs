@@ -19,6 +19,7 @@
 //! - [`record`]: `scenarios record`, the proxy that turns a real exchange between Looker and a
 //!   hub into scenario files.
 //! - [`conformance`]: the conformance report by area, Markdown or self-contained HTML.
+//! - [`shard`]: `--shard i/n`, the part of the selection one CI job runs.
 //!
 //! The command line (`scenarios run`, `list`) and the demo (`scenarios up`) are the binary's
 //! (`src/bin/scenarios/`). The wiring stays in the library because the e2e snapshot tests run
@@ -56,6 +57,7 @@ pub mod record;
 pub mod report;
 pub mod runner;
 mod sensitive;
+pub mod shard;
 mod steps;
 pub mod summary;
 pub mod wiring;

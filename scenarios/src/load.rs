@@ -86,19 +86,84 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Load scenario files and directories (recursively) from disk. Names are paths relative to
-/// the directory given (or the file stem for a single file).
-pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, Vec<LoadError>> {
+/// A file of a directory run that is not a scenario, left out with a notice.
+#[derive(Debug, Clone)]
+pub struct SkippedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it is not a scenario (a Look file, another tool's YAML).
+    pub reason: String,
+}
+
+/// A scenario file that does not load: a harness problem of that file, reported as its own
+/// result while the other scenarios run.
+#[derive(Debug)]
+pub struct BrokenFile {
+    /// What the scenario would be called (its path relative to the directory given).
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong, naming the file (and the line, for a YAML error).
+    pub error: LoadError,
+}
+
+/// What [`discover`] found under the paths given.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// The scenarios that loaded, in path order.
+    pub scenarios: Vec<LoadedScenario>,
+    /// Scenario files that did not load.
+    pub broken: Vec<BrokenFile>,
+    /// Files of a directory that are not scenarios.
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// Whether `text` is a scenario: it has a top-level `steps:` key, at the start of a line (the
+/// block style every scenario uses; the key may be quoted). Every scenario needs `steps`, and a
+/// Look file (`fields`, `rows`), a compose file or any other YAML has none. Decided on the text,
+/// before any YAML parsing, so a scenario with a syntax error is still recognised as one (and
+/// reported broken), and a hostile foreign file costs one line scan.
+pub fn is_scenario_text(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}').lines().any(|line| {
+        ["steps", "\"steps\"", "'steps'"].iter().any(|key| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with(':'))
+        })
+    })
+}
+
+/// Why a YAML file without `steps:` is left out of a directory run.
+fn not_a_scenario(text: &str) -> String {
+    let top = |key: &str| text.lines().any(|l| l.starts_with(&format!("{key}:")));
+    if top("fields") || top("rows") || top("generate") {
+        "a Look file (no top-level `steps:`); scenarios use it through `looks: {name: {file: …}}`"
+            .into()
+    } else {
+        "not a scenario: no top-level `steps:` key".into()
+    }
+}
+
+/// Loads scenario files and directories (recursively, `*.yaml` and `*.yml`) from disk. Names
+/// are paths relative to the directory given (or the file stem for a single file).
+///
+/// In a directory only scenarios count ([`is_scenario_text`]): other YAML files are
+/// [`Discovered::skipped`] with the reason. A file named on its own is always taken for a
+/// scenario. A scenario file that does not load is [`Discovered::broken`]; the others load.
+pub fn discover(paths: &[PathBuf]) -> Discovered {
     let read = |p: &Path| std::fs::read_to_string(p).ok();
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
+    let mut found = Discovered::default();
     for root in paths {
         let mut files = Vec::new();
-        if root.is_dir() {
+        let in_dir = root.is_dir();
+        if in_dir {
             if let Err(source) = walk(root, &mut files) {
-                errors.push(LoadError::Io {
+                found.broken.push(BrokenFile {
+                    name: root.display().to_string(),
                     path: root.clone(),
-                    source,
+                    error: LoadError::Io {
+                        path: root.clone(),
+                        source,
+                    },
                 });
                 continue;
             }
@@ -106,32 +171,54 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, Vec<LoadErro
             files.push(root.clone());
         }
         for f in files {
-            let text = match std::fs::read_to_string(&f) {
-                Ok(t) => t,
-                Err(source) => {
-                    errors.push(LoadError::Io { path: f, source });
-                    continue;
-                }
-            };
-            let rel = if root.is_dir() {
+            let rel = if in_dir {
                 f.strip_prefix(root).unwrap_or(&f).to_path_buf()
             } else {
                 PathBuf::from(f.file_name().unwrap_or_default())
             };
+            let text = match std::fs::read_to_string(&f) {
+                Ok(t) => t,
+                Err(source) => {
+                    found.broken.push(BrokenFile {
+                        name: name_from_path(&rel),
+                        path: f.clone(),
+                        error: LoadError::Io { path: f, source },
+                    });
+                    continue;
+                }
+            };
+            if in_dir && !is_scenario_text(&text) {
+                found.skipped.push(SkippedFile {
+                    reason: not_a_scenario(&text),
+                    path: f,
+                });
+                continue;
+            }
             match parse_scenario(&f, &text, &read) {
-                Ok(s) => out.push(LoadedScenario {
+                Ok(s) => found.scenarios.push(LoadedScenario {
                     name: s.name.clone().unwrap_or_else(|| name_from_path(&rel)),
                     path: f,
                     scenario: s,
                 }),
-                Err(e) => errors.push(e),
+                Err(error) => found.broken.push(BrokenFile {
+                    name: name_from_path(&rel),
+                    path: f,
+                    error,
+                }),
             }
         }
     }
-    if errors.is_empty() {
-        Ok(out)
+    found
+}
+
+/// Like [`discover`], but all or nothing: the scenarios, or every file that did not load.
+/// Files of a directory that are not scenarios are left out either way.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, Vec<LoadError>> {
+    let found = discover(paths);
+    if found.broken.is_empty() {
+        Ok(found.scenarios)
     } else {
-        Err(errors)
+        Err(found.broken.into_iter().map(|b| b.error).collect())
     }
 }
 
@@ -149,6 +236,21 @@ pub fn filter(scenarios: Vec<LoadedScenario>, filter: Option<&str>) -> Vec<Loade
                     .tags
                     .iter()
                     .any(|t| t.to_lowercase().contains(&f))
+        })
+        .collect()
+}
+
+/// Keep broken files whose name or path contains `filter` (case-insensitive), as [`filter`]
+/// does for scenarios: a broken file is reported only when it would have been selected.
+pub fn filter_broken(broken: Vec<BrokenFile>, filter: Option<&str>) -> Vec<BrokenFile> {
+    let Some(f) = filter.map(str::to_lowercase) else {
+        return broken;
+    };
+    broken
+        .into_iter()
+        .filter(|b| {
+            b.name.to_lowercase().contains(&f)
+                || b.path.to_string_lossy().to_lowercase().contains(&f)
         })
         .collect()
 }
@@ -264,6 +366,24 @@ mod tests {
             e.contains("file scenarios/identify/missing.yaml not found"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_scenario_is_a_file_with_a_top_level_steps_key() {
+        assert!(is_scenario_text(
+            "description: x\nsteps:\n  - clear_faults\n"
+        ));
+        assert!(is_scenario_text("\u{feff}\"steps\" : []\n"));
+        assert!(
+            is_scenario_text("steps: [\n"),
+            "a broken scenario is still one"
+        );
+        // A Look file, a compose file, a nested `steps` key: not scenarios.
+        assert!(!is_scenario_text("title: Orders\nfields: {}\nrows: []\n"));
+        assert!(!is_scenario_text("services:\n  hub:\n    steps: 1\n"));
+        assert!(!is_scenario_text("# steps: in a comment\nstepsize: 2\n"));
+        assert!(not_a_scenario("fields: {}\nrows: []\n").starts_with("a Look file"));
+        assert!(not_a_scenario("services: {}\n").starts_with("not a scenario"));
     }
 
     #[test]

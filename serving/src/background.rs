@@ -6,7 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -28,10 +28,25 @@ impl Binding {
         Self::on(TcpListener::bind("127.0.0.1:0").await?)
     }
 
+    /// Binds a free port on `ip` (`127.0.0.2`, `0.0.0.0`, ...): a server that a hub in a
+    /// container or on another loopback address must reach.
+    pub async fn bind(ip: IpAddr) -> io::Result<Self> {
+        Self::on(TcpListener::bind(SocketAddr::new(ip, 0)).await?)
+    }
+
     /// Wraps a listener the caller bound.
     pub fn on(listener: TcpListener) -> io::Result<Self> {
         let url = format!("http://{}", listener.local_addr()?);
         Ok(Self { listener, url })
+    }
+
+    /// The URL handed out becomes `http://HOST:PORT` (the bound port): for a server bound to
+    /// an address its clients cannot use as such (`0.0.0.0`, or one a container reaches under
+    /// another name such as `host.docker.internal`). An IPv6 literal gets its brackets.
+    pub fn advertised_as(mut self, host: &str) -> io::Result<Self> {
+        let port = self.listener.local_addr()?.port();
+        self.url = advertised_url(host, port);
+        Ok(self)
     }
 
     /// `http://IP:PORT`, no trailing slash.
@@ -73,6 +88,17 @@ impl Binding {
     }
 }
 
+/// `http://HOST:PORT`, with `[…]` around an IPv6 literal: the base URL a server advertised as
+/// `host` hands out.
+pub fn advertised_url(host: &str, port: u16) -> String {
+    let host = host.trim();
+    if host.contains(':') && !host.starts_with('[') {
+        format!("http://[{host}]:{port}")
+    } else {
+        format!("http://{host}:{port}")
+    }
+}
+
 /// Completes when the [`Background`] handle is dropped or shut down: the `shutdown` future a
 /// server's `run` takes.
 #[derive(Debug)]
@@ -98,11 +124,12 @@ pub struct Background {
 }
 
 impl Background {
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` (or the advertised host), no trailing slash.
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The address the listener is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -172,6 +199,17 @@ mod tests {
             bg.shutdown().await.unwrap_err().to_string(),
             "test stopped with an error: disk full"
         );
+    }
+
+    #[tokio::test]
+    async fn an_advertised_binding_hands_out_the_name_with_the_bound_port() {
+        let b = Binding::bind("127.0.0.1".parse().unwrap()).await.unwrap();
+        let port = b.listener.local_addr().unwrap().port();
+        let b = b.advertised_as("hub-host.internal").unwrap();
+        assert_eq!(b.url(), format!("http://hub-host.internal:{port}"));
+        assert_eq!(advertised_url("::1", 8), "http://[::1]:8");
+        assert_eq!(advertised_url("[::1]", 8), "http://[::1]:8");
+        assert_eq!(advertised_url("127.0.0.3", 8), "http://127.0.0.3:8");
     }
 
     #[tokio::test]

@@ -33,7 +33,12 @@ enum Cmd {
 #[derive(Debug, clap::Args)]
 struct Serve {
     /// Address to bind. Loopback by default (the official hub binds every interface).
-    #[arg(long, env = "ACTION_HUB_HOST", default_value = "127.0.0.1")]
+    #[arg(
+        long,
+        visible_alias = "bind",
+        env = "ACTION_HUB_HOST",
+        default_value = "127.0.0.1"
+    )]
     host: String,
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 8080)]
@@ -41,6 +46,11 @@ struct Serve {
     /// Public URL of the hub, used in the action URLs Looker calls. Default http://HOST:PORT.
     #[arg(long, env = "ACTION_HUB_BASE_URL")]
     base_url: Option<String>,
+    /// The host name Looker reaches the hub under (e.g. the name of its container): the base
+    /// URL becomes `http://NAME:PORT` with the bound port, in the action URLs Looker calls and
+    /// the OAuth links and redirect URI of the write-back actions.
+    #[arg(long, value_name = "NAME", conflicts_with = "base_url")]
+    advertise_host: Option<String>,
     /// Label of the hub in Looker's list.
     #[arg(
         long,
@@ -166,9 +176,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let s = cli.serve;
+    let listener = tokio::net::TcpListener::bind((s.host.as_str(), s.port))
+        .await
+        .with_context(|| format!("binding {}:{}", s.host, s.port))?;
+    let base_url = match &s.advertise_host {
+        Some(host) => Some(serving::advertised_url(host, listener.local_addr()?.port())),
+        None => s.base_url,
+    };
     let config = HubConfig {
         label: s.label,
-        base_url: s.base_url,
+        base_url,
         secret: s.secret,
         token: s.token,
         actions: s.actions,
@@ -190,9 +207,6 @@ async fn main() -> anyhow::Result<()> {
         max_row_bytes: s.max_row_bytes,
         body_budget: s.body_budget,
     };
-    let listener = tokio::net::TcpListener::bind((s.host.as_str(), s.port))
-        .await
-        .with_context(|| format!("binding {}:{}", s.host, s.port))?;
     let mut registry = hub::Registry::rudderstack();
     if !s.no_writeback {
         let base = config.base_url.clone().unwrap_or_else(|| {

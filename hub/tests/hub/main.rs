@@ -5,8 +5,10 @@
 //! - `actions`: the official test suites' cases (spec §7) against a data plane, exact events.
 //! - `retries`, `redirects`: the sender against wiremock, a third-party stub.
 //! - `helpers`: spawns a hub and a recording data plane.
+//! - `binary`: the `action-hub` binary's `--bind` and `--advertise-host`.
 
 mod actions;
+mod binary;
 mod budget;
 mod fuzz;
 mod helpers;

@@ -16,8 +16,14 @@ struct Cli {
     port: u16,
 
     /// Address to bind. Loopback by default so the mock is not exposed by accident.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, visible_alias = "bind", default_value = "127.0.0.1")]
     host: String,
+
+    /// The host name a hub reaches this mock under (e.g. `host.docker.internal` for a hub in a
+    /// container): printed as the URL to give the hub (`http://NAME:PORT/v1/batch`). The mock
+    /// itself hands out no URLs.
+    #[arg(long, value_name = "NAME")]
+    advertise_host: Option<String>,
 
     /// Accept this write key; `KEY=NAME` also names the source. Repeatable. Without any key or
     /// sources file, one demo source is created and its key printed.
@@ -145,7 +151,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", cli.host, cli.port))?;
     let addr = listener.local_addr()?;
-    println!("mock-dataplane listening on http://{addr}");
+    match &cli.advertise_host {
+        Some(host) => println!(
+            "mock-dataplane listening on http://{addr} (advertised as {})",
+            serving::advertised_url(host, addr.port())
+        ),
+        None => println!("mock-dataplane listening on http://{addr}"),
+    }
     match &config.storage {
         Storage::InMemory => println!("storage: in memory"),
         Storage::Sqlite(dir) => println!("storage: SQLite in {}", dir.display()),

@@ -44,7 +44,7 @@ pub(super) async fn apply_fault(
     if action.fault != Some(ConnectionFault::ConnectionResetByPeer) {
         // Consume the body so closing the socket is seen as the fault, not as a reset caused
         // by unread data.
-        let _ = http_body_util::Limited::new(body, st.read_cap)
+        let _ = http_body_util::Limited::new(body, st.read_cap())
             .collect()
             .await
             .map(|c| entry.body_bytes = c.to_bytes().len());

@@ -122,7 +122,7 @@ pub(super) async fn read_body(
     body: Body,
     entry: &mut JournalEntry,
 ) -> Result<Bytes, Reject> {
-    let limited = http_body_util::Limited::new(body, st.read_cap);
+    let limited = http_body_util::Limited::new(body, st.read_cap());
     let raw = match limited.collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
@@ -131,7 +131,7 @@ pub(super) async fn read_body(
             {
                 entry.detail = Some(format!(
                     "body larger than the {} bytes the mock reads",
-                    st.read_cap
+                    st.read_cap()
                 ));
                 return Err(Reject::TooLarge);
             }
@@ -148,7 +148,7 @@ pub(super) async fn read_body(
     if !gzip {
         return Ok(raw);
     }
-    match http_input::gunzip_capped(&raw, st.read_cap) {
+    match http_input::gunzip_capped(&raw, st.read_cap()) {
         Ok(plain) => {
             entry.decompressed_bytes = Some(plain.len());
             Ok(Bytes::from(plain))
@@ -156,7 +156,7 @@ pub(super) async fn read_body(
         Err(BodyError::TooLarge) => {
             entry.detail = Some(format!(
                 "gzip body inflates beyond the {} bytes the mock reads",
-                st.read_cap
+                st.read_cap()
             ));
             Err(Reject::TooLarge)
         }
@@ -244,7 +244,7 @@ async fn answer(
     shown: &str,
 ) -> Response {
     let took = started.elapsed();
-    if took <= st.config.write_timeout {
+    if took <= st.write_timeout() {
         return finish(st, entry, started, resp, shown);
     }
     let timeout = format!(
@@ -252,7 +252,7 @@ async fn answer(
         resp.status().as_u16(),
         shown.trim_end(),
         took.as_secs_f64(),
-        st.config.write_timeout.as_secs_f64()
+        st.write_timeout().as_secs_f64()
     );
     entry.fault = Some(match entry.fault.take() {
         Some(f) => format!("{f}; {timeout}"),
@@ -401,7 +401,7 @@ pub(super) fn authorize(
         entry.detail = Some(format!("source {} is disabled", source.source.id));
         return Err(Reject::SourceDisabled);
     }
-    Ok(source.clone())
+    Ok(source)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -460,12 +460,13 @@ fn admit(
             format!("rate limit: {n} events refused"),
         ));
     }
-    if !size_exempt && prepared.measured_len > st.config.max_request_bytes {
+    if !size_exempt && prepared.measured_len > st.max_request_bytes() {
         return Err((
             Reject::TooLarge,
             format!(
                 "body is {} bytes, limit {}",
-                prepared.measured_len, st.config.max_request_bytes
+                prepared.measured_len,
+                st.max_request_bytes()
             ),
         ));
     }
@@ -499,7 +500,7 @@ pub(super) async fn append(
     };
     // The gateway's DB-store timeout is its HTTP write timeout: a slower commit answers 504
     // (which then usually misses the write deadline too, see `answer`).
-    let limit = st.config.write_timeout;
+    let limit = st.write_timeout();
     match tokio::time::timeout(limit, st.store.append(&st.feed, append)).await {
         Err(_) => {
             entry.detail = Some(format!(

@@ -196,3 +196,26 @@ fn forward_flag_refuses_what_is_not_a_url() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--forward"), "{err}");
 }
+
+/// #11: `--bind` (an alias of `--host`) and `--advertise-host` for a hub in a container.
+#[tokio::test]
+async fn bind_and_advertise_host_flags() {
+    init();
+    let (mut child, url, printed) = spawn(&[
+        "--in-memory",
+        "--bind",
+        "127.0.0.2",
+        "--advertise-host",
+        "localhost",
+    ]);
+    assert!(url.starts_with("http://127.0.0.2:"), "{printed:?}");
+    let port = url.rsplit(':').next().unwrap();
+    assert!(
+        printed[0].ends_with(&format!("(advertised as http://localhost:{port})")),
+        "{printed:?}"
+    );
+    let r = client().get(format!("{url}/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -20,4 +20,5 @@ mod inspection;
 mod interop;
 mod routes;
 mod secrets;
+mod sources;
 mod stream;

@@ -19,6 +19,11 @@ struct Cli {
     /// Address to bind; loopback by default so the mock is never exposed by accident.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// The host name a hub reaches this mock under (e.g. `host.docker.internal` for a hub in a
+    /// container): every URL handed to a hub (download URLs, `state_url`s, OAuth links) becomes
+    /// `http://NAME:PORT`. Default: the bound address.
+    #[arg(long, value_name = "NAME")]
+    advertise_host: Option<String>,
     /// Directory of extra Look definitions (*.yaml, *.yml, *.json), loaded after the demo Looks.
     #[arg(long)]
     looks: Option<PathBuf>,
@@ -88,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         looks_dir: cli.looks,
         builtin_looks: !cli.no_demo_looks,
         hubs,
+        advertise_host: cli.advertise_host.clone(),
         looker_version: cli.looker_version,
         client_id: cli.client_id.clone(),
         client_secret: cli.client_secret.clone(),
@@ -114,8 +120,16 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((cli.bind, cli.port))
         .await
         .with_context(|| format!("cannot bind {}:{}", cli.bind, cli.port))?;
-    let url = format!("http://{}", listener.local_addr()?);
-    println!("mock-looker listening on {url}");
+    let addr = listener.local_addr()?;
+    let url = match &cli.advertise_host {
+        Some(host) => serving::advertised_url(host, addr.port()),
+        None => format!("http://{addr}"),
+    };
+    if url == format!("http://{addr}") {
+        println!("mock-looker listening on {url}");
+    } else {
+        println!("mock-looker listening on http://{addr} (advertised as {url})");
+    }
     println!("API 4.0: base_url={url} client_id={client_id} client_secret={client_secret}");
     println!("journal: {url}/_mock/journal");
     mock_looker::run(listener, config, serving::shutdown_signal()).await?;

@@ -31,6 +31,11 @@ pub struct Config {
     pub builtin_looks: bool,
     /// Hubs registered at start: URL and optional token.
     pub hubs: Vec<(String, Option<String>)>,
+    /// The host name in every URL the mock hands a hub (download URLs, `state_url`s, the OAuth
+    /// provider's links, `share_url`s): `http://NAME:PORT` with the bound port. For a hub in a
+    /// container, which reaches the mock under another name than the address it listens on.
+    /// `None`: the bound address.
+    pub advertise_host: Option<String>,
     pub looker_version: String,
     /// API 4.0 credentials; generated when None.
     pub client_id: Option<String>,
@@ -62,6 +67,7 @@ impl Default for Config {
             looks_dir: None,
             builtin_looks: true,
             hubs: Vec::new(),
+            advertise_host: None,
             looker_version: DEFAULT_LOOKER_VERSION.into(),
             client_id: None,
             client_secret: None,
@@ -100,8 +106,9 @@ pub enum MockError {
 /// Why a mock Looker could not start (`MockLooker::start`, `run`).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// 127.0.0.1:0 could not be bound.
-    #[error("cannot bind the listener: {0}")]
+    /// The listening port (127.0.0.1:0 unless another address was asked for) could not be
+    /// bound.
+    #[error("cannot bind a port to listen on: {0}")]
     Bind(#[source] std::io::Error),
     /// A Look of `looks_dir` (or a built-in one) is invalid.
     #[error("cannot load the Looks: {0}")]

@@ -10,6 +10,7 @@ mod hubs;
 mod journal;
 mod looks;
 mod official_errors;
+mod reach;
 mod schedules;
 mod sdk;
 mod writeback;

@@ -21,6 +21,7 @@ mod look;
 mod looker_side;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,6 +46,11 @@ pub struct WiringConfig {
     pub hub_token: Option<String>,
     /// External mock data plane URL.
     pub dataplane_url: Option<String>,
+    /// Address the in-process mocks listen on (default 127.0.0.1): `--bind`.
+    pub bind: Option<IpAddr>,
+    /// Host name in every URL the in-process mocks hand the hub (default the bound address):
+    /// `--advertise-host`, for a hub that reaches them under another name (a container).
+    pub advertise_host: Option<String>,
 }
 
 /// Starts the real systems per scenario.
@@ -107,31 +113,66 @@ pub struct Env {
     writeback: Option<WritebackSide>,
 }
 
+impl Wiring {
+    /// The data plane URL a scenario uses, when it is not the in-process one.
+    fn external_dataplane(&self, s: &Scenario) -> Option<String> {
+        s.dataplane
+            .url
+            .clone()
+            .or_else(|| self.config.dataplane_url.clone())
+    }
+}
+
 impl Launcher for Wiring {
     type H = Env;
+
     async fn start(&self, s: &Scenario) -> anyhow::Result<Env> {
         let keys: Vec<WriteKeySpec> = if s.dataplane.write_keys.is_empty() {
             vec![WriteKeySpec::Key(DEFAULT_WRITE_KEY.into())]
         } else {
             s.dataplane.write_keys.clone()
         };
-        let external_dp = s
-            .dataplane
-            .url
-            .clone()
-            .or_else(|| self.config.dataplane_url.clone());
-        let dataplane = match external_dp {
+        let dataplane = match self.external_dataplane(s) {
             Some(url) => {
                 let url = url.trim_end_matches('/').to_string();
+                let client = mock_dataplane::Client::new(url.clone())
+                    .context("a client for the external data plane's /_mock API")?;
+                // The mock was started without knowing this scenario: make it accept the keys
+                // the scenario names (or refuse one it names as a disabled source).
+                for k in &keys {
+                    let (key, name, enabled) = match k {
+                        WriteKeySpec::Key(k) => (k.clone(), None, true),
+                        WriteKeySpec::Source { key, name, enabled } => {
+                            (key.clone(), name.clone(), *enabled)
+                        }
+                    };
+                    let source = mock_dataplane::Source {
+                        name: name.unwrap_or_else(|| "scenario source".into()),
+                        enabled,
+                        // Empty: an existing source keeps its id, a new one gets one.
+                        id: String::new(),
+                        write_key: key,
+                    };
+                    client
+                        .put_source(&source)
+                        .await
+                        .context("creating the scenario's write keys at the external data plane")?;
+                }
+                apply_settings(&client, s).await?;
                 DataplaneServer::External {
-                    client: mock_dataplane::Client::new(url.clone())
-                        .context("a client for the external data plane's /_mock API")?,
+                    client,
                     url,
                     keys: keys.iter().map(|k| k.key().to_string()).collect(),
                 }
             }
             None => {
                 let mut b = mock_dataplane::MockDataplane::builder().in_memory();
+                if let Some(ip) = self.config.bind {
+                    b = b.bind(ip);
+                }
+                if let Some(host) = &self.config.advertise_host {
+                    b = b.advertise_host(host.clone());
+                }
                 for k in &keys {
                     b = match k {
                         WriteKeySpec::Key(k) => b.write_key(k.clone()),
@@ -158,11 +199,14 @@ impl Launcher for Wiring {
             }
         };
         // The mock Looker first: a write-back hub is configured with its OAuth provider.
-        let looker = mock_looker::MockLooker::builder()
-            .without_builtin_looks()
-            .start()
-            .await
-            .context("starting the mock Looker")?;
+        let mut looker = mock_looker::MockLooker::builder().without_builtin_looks();
+        if let Some(ip) = self.config.bind {
+            looker = looker.bind(ip);
+        }
+        if let Some(host) = &self.config.advertise_host {
+            looker = looker.advertise_host(host.clone());
+        }
+        let looker = looker.start().await.context("starting the mock Looker")?;
         let mapping = match s.hub.mapping {
             Mapping::Rudderstack => hub::MappingMode::RudderStack,
             Mapping::Clean => hub::MappingMode::Clean,
@@ -207,10 +251,44 @@ impl Launcher for Wiring {
             default_version: s.looker.version.clone().filter(|v| v != "none"),
             writeback,
         };
-        if matches!(env.dataplane, DataplaneServer::External { .. }) {
+        if let DataplaneServer::External { client, .. } = &env.dataplane {
+            // Nothing of the previous scenario may count for this one.
             env.reset_events().await?;
             env.clear_faults().await?;
+            client.clear_requests().await?;
         }
         Ok(env)
+    }
+}
+
+/// Gives an external mock-dataplane the settings the in-process one would be built with for
+/// this scenario (its own, else the defaults), through `POST /_mock/settings`.
+async fn apply_settings(client: &mock_dataplane::Client, s: &Scenario) -> anyhow::Result<()> {
+    let d = &s.dataplane;
+    let wanted = mock_dataplane::RuntimeSettings {
+        legacy_responses: Some(d.legacy_responses),
+        max_request_bytes: Some(
+            d.max_request_bytes
+                .unwrap_or(mock_dataplane::DEFAULT_MAX_REQUEST_BYTES),
+        ),
+        write_timeout_ms: Some(d.write_timeout_ms.unwrap_or(
+            u64::try_from(mock_dataplane::DEFAULT_WRITE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+        )),
+    };
+    match client.set_settings(&wanted).await {
+        Ok(_) => Ok(()),
+        // A mock-dataplane from before /_mock/settings: fine while the scenario needs the
+        // defaults it most likely runs with.
+        Err(mock_dataplane::ClientError::Status { status: 404, .. })
+            if !d.legacy_responses
+                && d.max_request_bytes.is_none()
+                && d.write_timeout_ms.is_none() =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "giving the data plane at {} this scenario's settings",
+            client.url()
+        ))),
     }
 }

@@ -1,5 +1,6 @@
 //! The `scenarios` command line, as a library function so the binary stays a few lines.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,11 +8,13 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use scenarios::Status;
 use scenarios::conformance;
+use scenarios::load::BrokenFile;
 use scenarios::report;
 use scenarios::runner;
+use scenarios::shard::Shard;
 use scenarios::wiring::{Wiring, WiringConfig};
+use scenarios::{Report, Status};
 
 /// Scenario runner for the Looker → RudderStack mock ecosystem.
 #[derive(Debug, Parser)]
@@ -79,6 +82,21 @@ pub struct RunArgs {
     /// arrived and what Looker was told.
     #[arg(long, value_name = "FILE.md|FILE.html")]
     pub report: Option<PathBuf>,
+    /// Run part I of N of the selected scenarios (after --filter), for N parallel CI jobs:
+    /// each scenario is in exactly one part, by a hash of its name (its path relative to the
+    /// directory given), the same on every machine. --junit then reports this part.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Address the in-process mocks (Looker, data plane) listen on, e.g. 0.0.0.0 or
+    /// 127.0.0.2, so that a hub outside this process (a container) can reach them.
+    /// [default: 127.0.0.1]
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
+    /// Host name the hub reaches the in-process mocks under (e.g. host.docker.internal): every
+    /// URL given to the hub (data plane URL, download URLs, OAuth links) names it. Default: the
+    /// --bind address.
+    #[arg(long, value_name = "NAME")]
+    pub advertise_host: Option<String>,
 }
 
 /// `scenarios list`.
@@ -89,35 +107,89 @@ pub struct ListArgs {
     /// Only scenarios whose name, path or tags contain this text.
     #[arg(long)]
     pub filter: Option<String>,
+    /// Only part I of N (see `run --shard`).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
-fn load(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<scenarios::LoadedScenario>, u8> {
-    let loaded = if paths.is_empty() {
-        scenarios::load::load_embedded()
-    } else {
-        scenarios::load::load_paths(paths)
-    };
-    match loaded {
-        Ok(s) => Ok(scenarios::load::filter(s, filter)),
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
+/// What a run or a list selected: the scenarios, and the scenario files that did not load.
+struct Selection {
+    scenarios: Vec<scenarios::LoadedScenario>,
+    broken: Vec<BrokenFile>,
+    /// How many scenarios and broken files the filter selected, before the shard's part.
+    before_shard: usize,
+}
+
+/// Loads the scenarios of `paths` (default the embedded ones), prints a notice for each file of
+/// a directory that is not a scenario, and keeps what `filter` and `shard` select. A broken
+/// embedded scenario (a bad build) ends the run; a broken file on disk is one result.
+fn select(paths: &[PathBuf], filter: Option<&str>, shard: Option<Shard>) -> Result<Selection, u8> {
+    let (scenarios, broken) = if paths.is_empty() {
+        match scenarios::load::load_embedded() {
+            Ok(s) => (s, Vec::new()),
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+                return Err(report::EXIT_HARNESS);
             }
-            Err(report::EXIT_HARNESS)
         }
+    } else {
+        let found = scenarios::load::discover(paths);
+        for f in &found.skipped {
+            eprintln!("note: skipped {}: {}", f.path.display(), f.reason);
+        }
+        (found.scenarios, found.broken)
+    };
+    let mut scenarios = scenarios::load::filter(scenarios, filter);
+    let mut broken = scenarios::load::filter_broken(broken, filter);
+    let before_shard = scenarios.len() + broken.len();
+    if let Some(shard) = shard {
+        scenarios.retain(|s| shard.contains(&s.name));
+        broken.retain(|b| shard.contains(&b.name));
+    }
+    Ok(Selection {
+        scenarios,
+        broken,
+        before_shard,
+    })
+}
+
+/// A scenario file that did not load, as its own result: a harness problem of that file (the
+/// hub was never involved), so the other scenarios still run and JUnit names it.
+fn broken_report(b: &BrokenFile) -> Report {
+    Report {
+        name: b.name.clone(),
+        path: b.path.display().to_string(),
+        status: Status::HarnessError {
+            error: format!(
+                "harness problem of this scenario file (not of the hub): it does not load: {}",
+                b.error
+            ),
+        },
+        duration: std::time::Duration::ZERO,
+        events: 0,
+        record: Default::default(),
     }
 }
 
 /// `scenarios list`: print name, path and description of each scenario.
 pub fn list(args: ListArgs) -> u8 {
-    match load(&args.paths, args.filter.as_deref()) {
-        Ok(all) => {
-            for s in &all {
+    match select(&args.paths, args.filter.as_deref(), args.shard) {
+        Ok(sel) => {
+            for s in &sel.scenarios {
                 let desc = s.scenario.description.lines().next().unwrap_or("");
                 println!("{:<50} {}", s.name, desc);
             }
-            println!("{} scenarios", all.len());
-            report::EXIT_OK
+            for b in &sel.broken {
+                println!("{:<50} BROKEN: {}", b.name, b.error);
+            }
+            println!("{} scenarios", sel.scenarios.len());
+            if sel.broken.is_empty() {
+                report::EXIT_OK
+            } else {
+                report::EXIT_HARNESS
+            }
         }
         Err(code) => code,
     }
@@ -125,13 +197,24 @@ pub fn list(args: ListArgs) -> u8 {
 
 /// `scenarios run`: returns the process exit code.
 pub async fn run(args: RunArgs) -> u8 {
-    let scenarios = match load(&args.paths, args.filter.as_deref()) {
+    let Selection {
+        scenarios,
+        broken,
+        before_shard,
+    } = match select(&args.paths, args.filter.as_deref(), args.shard) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if scenarios.is_empty() {
+    if before_shard == 0 {
         eprintln!("no scenario matches");
         return report::EXIT_HARNESS;
+    }
+    if let Some(shard) = args.shard {
+        // An empty part (fewer scenarios than shards) is not an error: the others run them.
+        println!(
+            "shard {shard}: {} of the {before_shard} selected scenario(s)",
+            scenarios.len() + broken.len()
+        );
     }
     let report_kind = match &args.report {
         Some(path) => match conformance::Kind::from_path(path) {
@@ -176,13 +259,21 @@ pub async fn run(args: RunArgs) -> u8 {
                 .unwrap_or(2)
         }
     });
+    if args.bind.is_some_and(|ip| ip.is_unspecified()) && args.advertise_host.is_none() {
+        eprintln!(
+            "note: --bind {} without --advertise-host hands the hub URLs naming {0}, which a hub elsewhere cannot reach: give the name it reaches this machine under",
+            args.bind.map(|ip| ip.to_string()).unwrap_or_default()
+        );
+    }
     let external_hub = args.hub_url.is_some();
     let launcher = Arc::new(Wiring::new(WiringConfig {
         hub_url: args.hub_url,
         hub_token: args.hub_token,
         dataplane_url: args.dataplane_url,
+        bind: args.bind,
+        advertise_host: args.advertise_host,
     }));
-    let bar = ProgressBar::new(scenarios.len() as u64);
+    let bar = ProgressBar::new((scenarios.len() + broken.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -190,7 +281,12 @@ pub async fn run(args: RunArgs) -> u8 {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let started = Instant::now();
     let pb = bar.clone();
-    let reports = runner::run_all(launcher, scenarios, jobs, external_hub, move |r| {
+    let mut reports: Vec<Report> = broken.iter().map(broken_report).collect();
+    for b in &broken {
+        bar.println(format!("ERROR {}: {}", b.name, b.error));
+        bar.inc(1);
+    }
+    let ran = runner::run_all(launcher, scenarios, jobs, external_hub, move |r| {
         match &r.status {
             Status::Failed { .. } => pb.println(format!(
                 "FAIL  {} [{}]",
@@ -204,6 +300,7 @@ pub async fn run(args: RunArgs) -> u8 {
         pb.inc(1);
     })
     .await;
+    reports.extend(ran);
     bar.finish_and_clear();
     if !args.quiet {
         print!("{}", report::details(&reports));
