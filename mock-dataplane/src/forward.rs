@@ -122,7 +122,7 @@ impl Forwarder {
                 502,
                 format!(
                     "the upstream data plane could not be reached: {}",
-                    without_url(&e)
+                    serving::error_text(&e, "upstream")
                 ),
             )),
             Ok(Ok((status, _, _))) if (200..300).contains(&status) => Ok(status),
@@ -138,19 +138,4 @@ impl Forwarder {
             }),
         }
     }
-}
-
-/// A reqwest error's text without the URL it carries (the query may hold a write key).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "upstream");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -25,3 +25,20 @@ pub fn http_client() -> reqwest::ClientBuilder {
     });
     reqwest::Client::builder()
 }
+
+/// A reqwest error's text with its cause chain, the URL it carries replaced by `url_as`: the
+/// URL's query or user part may hold a credential (a write key, a token), which must not reach
+/// a log, an answer or a file.
+pub fn error_text(e: &reqwest::Error, url_as: &str) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), url_as);
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -43,6 +43,6 @@ mod signal;
 
 pub use args::LimitArgs;
 pub use background::{Background, Binding, Stop, StopError, advertised_url};
-pub use client::http_client;
+pub use client::{error_text, http_client};
 pub use limits::{ConnectionGate, IdleWatch, Limits, Watched, accept_loop, serve};
 pub use signal::shutdown_signal;

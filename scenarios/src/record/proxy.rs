@@ -356,17 +356,7 @@ pub async fn download(State(s): State<Arc<Session>>, AxPath(token): AxPath<Strin
 
 /// A reqwest error's text without its URL (the query may hold a credential).
 pub fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "the URL");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    serving::error_text(e, "the URL")
 }
 
 /// The parsed JSON of a body that may start with keep-alive newlines.
