@@ -36,8 +36,18 @@ async fn drain(
     let mut tail: Vec<u8> = Vec::new();
     while let Some(Ok(chunk)) = body.next().await {
         sink.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        // Only matches that end in the new chunk: one wholly inside the kept tail was counted
+        // with the chunk before (the plain needle is shorter than the tail that is kept).
+        let old = tail.len();
         tail.extend_from_slice(&chunk);
-        let n = finder.find_iter(&tail).count() + finder_esc.find_iter(&tail).count();
+        let n = finder
+            .find_iter(&tail)
+            .filter(|&i| i + plain.len() > old)
+            .count()
+            + finder_esc
+                .find_iter(&tail)
+                .filter(|&i| i + needle.len() > old)
+                .count();
         sink.rows.fetch_add(n as u64, Ordering::Relaxed);
         let keep = tail.len().min(needle.len() - 1);
         tail.drain(..tail.len() - keep);
