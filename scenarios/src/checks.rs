@@ -279,6 +279,7 @@ pub(crate) fn check_login(at: &str, res: &LoginResult, e: &LoginExpect, out: &mu
 }
 
 /// How [`match_items`] names what it matched against, in its messages.
+#[derive(Clone, Copy)]
 struct Noun {
     one: &'static str,
     none: &'static str,
@@ -416,29 +417,42 @@ pub(crate) fn check_rows(
     let missing = FailureClass::loss(told_success);
     match_items(at, &items, &rows, e.ordered, noun, missing, out);
     if let Some(each) = &e.each {
-        let each = ctx.map(each);
-        let bad: Vec<(usize, Vec<Mismatch>)> = rows
-            .iter()
-            .enumerate()
-            .map(|(j, r)| (j, matcher::check_item(&each, r)))
-            .filter(|(_, mm)| !mm.is_empty())
-            .collect();
-        for (j, mm) in bad.iter().take(3) {
-            let (exp, act) = matcher::render_item(&each, rows[*j]);
+        check_each(at, &ctx.map(each), &rows, noun.one, out);
+    }
+}
+
+/// `each`: every stored value must match it. The first three misses are shown with a diff,
+/// the rest counted.
+fn check_each(
+    at: &str,
+    each: &Map<String, Value>,
+    values: &[&Value],
+    one: &str,
+    out: &mut Vec<Failure>,
+) {
+    let mut bad = 0;
+    for (j, v) in values.iter().enumerate() {
+        let mm = matcher::check_item(each, v);
+        if mm.is_empty() {
+            continue;
+        }
+        bad += 1;
+        if bad <= 3 {
+            let (exp, act) = matcher::render_item(each, v);
             out.push(Failure {
                 class: FailureClass::Payload,
                 at: at.into(),
-                message: format!("row #{j} does not match `each`: {}", list(mm)),
+                message: format!("{one} #{j} does not match `each`: {}", list(&mm)),
                 diff: Some(matcher::diff(&exp, &act)),
             });
         }
-        if bad.len() > 3 {
-            out.push(Failure::plain(
-                FailureClass::Payload,
-                at,
-                format!("{} more row(s) do not match `each`", bad.len() - 3),
-            ));
-        }
+    }
+    if bad > 3 {
+        out.push(Failure::plain(
+            FailureClass::Payload,
+            at,
+            format!("{} more {one}(s) do not match `each`", bad - 3),
+        ));
     }
 }
 
@@ -653,30 +667,7 @@ pub(crate) async fn check_events<H: Harness>(
     let missing = FailureClass::loss(told_success);
     match_items(at, &items, &values, e.ordered, noun, missing, out);
     if let Some(each) = &e.each {
-        let each = ctx.map(each);
-        let mut bad = 0;
-        for (j, ev) in events.iter().enumerate() {
-            let mm = matcher::check_item(&each, &ev.event);
-            if !mm.is_empty() {
-                bad += 1;
-                if bad <= 3 {
-                    let (exp, act) = matcher::render_item(&each, &ev.event);
-                    out.push(Failure {
-                        class: FailureClass::Payload,
-                        at: at.into(),
-                        message: format!("event #{j} does not match `each`: {}", list(&mm)),
-                        diff: Some(matcher::diff(&exp, &act)),
-                    });
-                }
-            }
-        }
-        if bad > 3 {
-            out.push(Failure::plain(
-                FailureClass::Payload,
-                at,
-                format!("{} more event(s) do not match `each`", bad - 3),
-            ));
-        }
+        check_each(at, &ctx.map(each), &values, noun.one, out);
     }
     Ok(())
 }
