@@ -368,7 +368,7 @@ async fn post_with_retries(
             });
         }
         let base = cfg.retry_base.saturating_mul(1 << attempt.min(16));
-        let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0 * 0.2;
+        let jitter: f64 = rand::random_range(0.0..0.2);
         let delay = base.mul_f64(1.0 + jitter);
         tracing::info!(attempt, ?delay, error = %text, "retrying batch");
         tokio::time::sleep(delay).await;

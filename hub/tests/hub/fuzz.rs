@@ -56,25 +56,6 @@ fn row() -> impl Strategy<Value = String> {
     })
 }
 
-/// Damages a document: cut it short, flip a byte, or leave it.
-fn damaged(doc: String) -> impl Strategy<Value = Vec<u8>> {
-    let len = doc.len().max(1);
-    prop_oneof![
-        3 => Just(doc.clone().into_bytes()),
-        1 => (0..len).prop_map({
-            let d = doc.clone();
-            move |cut| d.as_bytes()[..cut.min(d.len())].to_vec()
-        }),
-        1 => (0..len, any::<u8>()).prop_map(move |(at, b)| {
-            let mut v = doc.clone().into_bytes();
-            if let Some(x) = v.get_mut(at) {
-                *x = b;
-            }
-            v
-        }),
-    ]
-}
-
 fn document() -> impl Strategy<Value = Vec<u8>> {
     let detail = (prop::collection::vec(row(), 0..4), json_value(), json_value()).prop_map(
         |(rows, pad, ran_at)| {
@@ -89,7 +70,7 @@ fn document() -> impl Strategy<Value = Vec<u8>> {
         format!("[{}]", rows.join(", "))
     });
     prop_oneof![
-        4 => prop_oneof![detail, flat].prop_flat_map(damaged),
+        4 => json::mutated(prop_oneof![detail, flat]),
         1 => prop::collection::vec(any::<u8>(), 0..400),
         1 => prop::collection::vec(
             prop::sample::select(b"{}[]\",:\\ ntrue0-1e".to_vec()),
